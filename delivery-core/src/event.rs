@@ -68,8 +68,12 @@ impl EventType {
                 "model",
                 "voice_id",
             ],
-            EventType::DocumentPublished => &["document_id", "published_at", "author", "project_id"],
-            EventType::VoiceTrained => &["voice_id", "sample_word_count", "sliders", "banned_phrases"],
+            EventType::DocumentPublished => {
+                &["document_id", "published_at", "author", "project_id"]
+            }
+            EventType::VoiceTrained => {
+                &["voice_id", "sample_word_count", "sliders", "banned_phrases"]
+            }
             EventType::ChatbotConversationEscalated => &[
                 "conversation_id",
                 "intent",
@@ -77,13 +81,9 @@ impl EventType {
                 "requested_agent",
             ],
             EventType::ChatbotCsatReceived => &["conversation_id", "score", "comment", "language"],
-            EventType::WorkflowRunCompleted => &[
-                "workflow_id",
-                "run_id",
-                "status",
-                "duration_ms",
-                "cost_usd",
-            ],
+            EventType::WorkflowRunCompleted => {
+                &["workflow_id", "run_id", "status", "duration_ms", "cost_usd"]
+            }
             EventType::WorkflowRunApprovalRequired => {
                 &["workflow_id", "run_id", "step_id", "approval_url"]
             }
@@ -116,29 +116,44 @@ impl fmt::Display for EventType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     /// The body exceeds [`MAX_BODY_BYTES`].
-    #[error("event body is {size} bytes, more than the {MAX_BODY_BYTES}-byte limit: send less data or a reference to it")]
+    #[error(
+        "event body is {size} bytes, more than the {MAX_BODY_BYTES}-byte limit: send less data or a reference to it"
+    )]
     TooLarge { size: usize },
     /// The body is not a JSON object.
     #[error("event body is not a JSON object: {reason}")]
     NotJson { reason: String },
     /// A required envelope key is missing or has the wrong JSON type.
     #[error("envelope key `{key}` is missing or not a {expected}")]
-    MissingKey { key: &'static str, expected: &'static str },
+    MissingKey {
+        key: &'static str,
+        expected: &'static str,
+    },
     /// The `id` is not `evt_` followed by a 26-character Crockford base32 ULID.
-    #[error("invalid event id {id:?}: expected `evt_` followed by a 26-character ULID in Crockford base32, e.g. evt_01HZ8PJYTM6N9X7QWXAYBVS3J5")]
+    #[error(
+        "invalid event id {id:?}: expected `evt_` followed by a 26-character ULID in Crockford base32, e.g. evt_01HZ8PJYTM6N9X7QWXAYBVS3J5"
+    )]
     InvalidId { id: String },
     /// The `type` is not one of the ten event types.
-    #[error("unknown event type {name:?}: valid types are {}", EventType::catalogue())]
+    #[error(
+        "unknown event type {name:?}: valid types are {}",
+        EventType::catalogue()
+    )]
     UnknownType { name: String },
     /// The `created` value is not RFC 3339 UTC with milliseconds and `Z`.
-    #[error("invalid created time {value:?}: expected RFC 3339 UTC with milliseconds, e.g. 2026-05-11T08:14:22.184Z")]
+    #[error(
+        "invalid created time {value:?}: expected RFC 3339 UTC with milliseconds, e.g. 2026-05-11T08:14:22.184Z"
+    )]
     InvalidCreated { value: String },
     /// The `workspace_id` is empty.
     #[error("workspace_id is empty: set it to the workspace the event belongs to, e.g. ws_main")]
     EmptyWorkspace,
     /// `data` lacks keys its type requires.
     #[error("data for {event_type} lacks required keys: {}", missing.join(", "))]
-    MissingDataKeys { event_type: EventType, missing: Vec<&'static str> },
+    MissingDataKeys {
+        event_type: EventType,
+        missing: Vec<&'static str>,
+    },
 }
 
 /// A validated event with its body bytes fixed.
@@ -308,7 +323,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(event.event_type, EventType::WorkflowRunCompleted);
-        assert!(event.body.starts_with(b"{\"id\":\"evt_01HZ8PJYTM6N9X7QWXAYBVS3J5\",\"type\""));
+        assert!(
+            event
+                .body
+                .starts_with(b"{\"id\":\"evt_01HZ8PJYTM6N9X7QWXAYBVS3J5\",\"type\"")
+        );
     }
 
     #[test]

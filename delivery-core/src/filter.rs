@@ -18,7 +18,10 @@ pub enum Pattern {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
     /// The pattern matches none of the known event types.
-    #[error("filter pattern {pattern:?} matches no event type: use `*`, a group such as `chatbot.*`, or one of {}", EventType::catalogue())]
+    #[error(
+        "filter pattern {pattern:?} matches no event type: use `*`, a group such as `chatbot.*`, or one of {}",
+        EventType::catalogue()
+    )]
     MatchesNothing { pattern: String },
     /// The endpoint has no patterns at all.
     #[error("an endpoint needs at least one filter pattern, e.g. `*` for every event type")]
@@ -45,7 +48,9 @@ impl Pattern {
             }
             return Ok(pattern);
         }
-        EventType::parse(text).map(Pattern::Exact).ok_or_else(rejected)
+        EventType::parse(text)
+            .map(Pattern::Exact)
+            .ok_or_else(rejected)
     }
 
     /// Returns whether this pattern selects `event_type`.
@@ -112,10 +117,16 @@ mod tests {
     #[test]
     fn group_wildcard_matches_group() {
         let filter = Filter::parse(&["chatbot.*"]).unwrap();
-        let matched: Vec<_> = EventType::ALL.into_iter().filter(|t| filter.matches(*t)).collect();
+        let matched: Vec<_> = EventType::ALL
+            .into_iter()
+            .filter(|t| filter.matches(*t))
+            .collect();
         assert_eq!(
             matched,
-            vec![EventType::ChatbotConversationEscalated, EventType::ChatbotCsatReceived]
+            vec![
+                EventType::ChatbotConversationEscalated,
+                EventType::ChatbotCsatReceived
+            ]
         );
     }
 
@@ -135,10 +146,21 @@ mod tests {
 
     #[test]
     fn invalid_patterns_list_valid_types() {
-        for bad in ["chat", "chats.*", "*.created", "", ".*", "chat*", "workflow.run.*.*"] {
+        for bad in [
+            "chat",
+            "chats.*",
+            "*.created",
+            "",
+            ".*",
+            "chat*",
+            "workflow.run.*.*",
+        ] {
             let error = Filter::parse(&[bad]).unwrap_err();
             let message = error.to_string();
-            assert!(message.contains("workspace.member.added"), "{bad:?}: {message}");
+            assert!(
+                message.contains("workspace.member.added"),
+                "{bad:?}: {message}"
+            );
         }
     }
 

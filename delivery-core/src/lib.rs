@@ -17,3 +17,5 @@ pub use signature::{Signature, SigningKey, VerifyError};
 pub use time::{Millis, Now, UnixMillis};
 pub mod request;
 pub use request::SignedRequest;
+pub mod outcome;
+pub use outcome::{AttemptResult, TransportError};

@@ -50,7 +50,10 @@ impl RetryPolicy {
     /// Returns the wait after failed attempt `attempt` (1-based), before any deadline clamp.
     pub fn backoff_after(&self, attempt: u32) -> Millis {
         let doublings = attempt.saturating_sub(1).min(40);
-        let wait = self.initial_backoff.as_u64().saturating_mul(1u64 << doublings);
+        let wait = self
+            .initial_backoff
+            .as_u64()
+            .saturating_mul(1u64 << doublings);
         Millis(wait.min(self.max_backoff.as_u64()))
     }
 
@@ -152,13 +155,19 @@ mod tests {
     #[test]
     fn no_attempt_after_the_twenty_fourth() {
         let policy = RetryPolicy::default();
-        assert_eq!(policy.next_attempt_at(Millis(0), 24, hms(72, 0, 0), None), None);
+        assert_eq!(
+            policy.next_attempt_at(Millis(0), 24, hms(72, 0, 0), None),
+            None
+        );
     }
 
     #[test]
     fn no_attempt_after_deadline_reached() {
         let policy = RetryPolicy::default();
-        assert_eq!(policy.next_attempt_at(Millis(0), 5, hms(72, 0, 0), None), None);
+        assert_eq!(
+            policy.next_attempt_at(Millis(0), 5, hms(72, 0, 0), None),
+            None
+        );
     }
 
     #[test]

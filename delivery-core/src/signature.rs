@@ -104,8 +104,8 @@ impl VerifyError {
 impl SigningKey {
     /// Keys an HMAC with the secret's UTF-8 bytes, the whole string as given.
     pub fn new(secret: &str) -> Self {
-        let keyed = HmacSha256::new_from_slice(secret.as_bytes())
-            .expect("HMAC accepts keys of any length");
+        let keyed =
+            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
         SigningKey { keyed }
     }
 
@@ -115,7 +115,9 @@ impl SigningKey {
         feed_signed_payload(&mut mac, timestamp, body);
 
         let digest = mac.finalize().into_bytes();
-        Signature(encode_hex(digest.as_slice().try_into().expect("32-byte digest")))
+        Signature(encode_hex(
+            digest.as_slice().try_into().expect("32-byte digest"),
+        ))
     }
 
     /// Verifies the two header values against the raw body at `now_secs` (Unix seconds).
@@ -306,9 +308,15 @@ mod tests {
         let verify_at = |now| key.verify(Some("1700000000"), Some(signature.as_str()), b"x", now);
 
         assert_eq!(verify_at(ts + 300), Ok(ts));
-        assert_eq!(verify_at(ts + 301), Err(VerifyError::Stale { age_secs: 301 }));
+        assert_eq!(
+            verify_at(ts + 301),
+            Err(VerifyError::Stale { age_secs: 301 })
+        );
         assert_eq!(verify_at(ts - 300), Ok(ts));
-        assert_eq!(verify_at(ts - 301), Err(VerifyError::Future { ahead_secs: 301 }));
+        assert_eq!(
+            verify_at(ts - 301),
+            Err(VerifyError::Future { ahead_secs: 301 })
+        );
     }
 
     #[test]
@@ -320,7 +328,11 @@ mod tests {
             (Some(""), Some(good.as_str()), "missing"),
             (Some("12a"), Some(good.as_str()), "malformed"),
             (Some("-5"), Some(good.as_str()), "malformed"),
-            (Some("99999999999999999999999"), Some(good.as_str()), "malformed"),
+            (
+                Some("99999999999999999999999"),
+                Some(good.as_str()),
+                "malformed",
+            ),
             (Some("1"), None, "missing"),
             (Some("1"), Some("abc"), "malformed"),
             (Some("1"), Some(&"Z".repeat(64)), "malformed"),
