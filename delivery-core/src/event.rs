@@ -4,6 +4,9 @@
 //! Its bytes are fixed when it is published: every attempt and every replay sends them
 //! unchanged.
 
+use crate::outcome::days_from_civil;
+use crate::time::UnixMillis;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -157,6 +160,8 @@ pub enum EventError {
 }
 
 /// A validated event with its body bytes fixed.
+///
+/// It serializes as its body text alone and deserializes by validating that text again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: String,
@@ -263,6 +268,51 @@ impl Event {
         serde_json::to_writer(&mut body, &data).expect("writing to a Vec");
         body.push(b'}');
         Event::from_body(&body)
+    }
+}
+
+impl Event {
+    /// Returns the `created` time in Unix milliseconds.
+    pub fn created_unix_millis(&self) -> UnixMillis {
+        // `created` was checked against `YYYY-MM-DDTHH:MM:SS.mmmZ` at publish time.
+        let number =
+            |range: std::ops::Range<usize>| -> i64 { self.created[range].parse().unwrap_or(0) };
+        let days = days_from_civil(number(0..4), number(5..7), number(8..10));
+        let secs = ((days * 24 + number(11..13)) * 60 + number(14..16)) * 60 + number(17..19);
+        UnixMillis(secs * 1000 + number(20..23))
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // A validated body is JSON, and JSON text is UTF-8.
+        let text = std::str::from_utf8(&self.body).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Event::from_body(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<EventType, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        EventType::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown event type {name:?}: valid types are {}",
+                EventType::catalogue()
+            ))
+        })
     }
 }
 
@@ -379,6 +429,35 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, EventError::TooLarge { size } if size > MAX_BODY_BYTES));
+    }
+
+    #[test]
+    fn created_converts_to_unix_millis() {
+        let event = Event::build(
+            "evt_01HZ8PJYTM6N9X7QWXAYBVS3J5",
+            EventType::WorkflowRunCompleted,
+            "2026-05-11T08:14:22.184Z",
+            "ws_main",
+            sample_data(),
+        )
+        .unwrap();
+        // 2026-05-11T08:14:22Z is 1_778_487_262 s after the epoch.
+        assert_eq!(event.created_unix_millis(), UnixMillis(1_778_487_262_184));
+    }
+
+    #[test]
+    fn event_serializes_as_body_text() {
+        let event = Event::build(
+            "evt_01HZ8PJYTM6N9X7QWXAYBVS3J5",
+            EventType::WorkflowRunCompleted,
+            "2026-05-11T08:14:22.184Z",
+            "ws_main",
+            sample_data(),
+        )
+        .unwrap();
+        let text = serde_json::to_string(&event).unwrap();
+        let back: Event = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, event);
     }
 
     #[test]

@@ -19,3 +19,18 @@ pub mod request;
 pub use request::SignedRequest;
 pub mod outcome;
 pub use outcome::{AttemptResult, TransportError};
+pub mod endpoint;
+pub mod log;
+pub mod machine;
+pub mod record;
+pub mod state;
+
+pub use endpoint::{DisabledReason, EndpointConfig, EndpointError, EndpointRef};
+pub use log::{AttemptEntry, AttemptOutcome, DeliveryId, DeliveryLog, FinalEntry, FinalOutcome};
+#[cfg(feature = "planted-bugs")]
+pub use machine::PlantedBug;
+pub use machine::{
+    Config, Core, CoreError, EndpointStatus, Notification, Published, ReplayTarget, Transmit,
+};
+pub use record::{NextStep, Record, Stamp};
+pub use state::{Delivery, DeliveryStatus, State};
