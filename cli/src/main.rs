@@ -1,1 +1,45 @@
-fn main() {}
+//! `aresgen-hooks`: sign and verify AresGen webhook requests and inspect the retry schedule.
+//!
+//! Each subcommand lives in its own module, which exposes an `Args` struct for clap and a
+//! `run(args) -> ExitCode` function. To add a subcommand, add a module and one variant to
+//! [`Command`].
+//!
+//! Exit status: 0 on success, 1 when `verify` rejects a signature, 2 for invalid usage, a
+//! missing secret or an unreadable file.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod clock;
+mod exit;
+mod input;
+mod schedule;
+mod secret;
+mod sign;
+mod verify;
+
+#[derive(Parser)]
+#[command(name = "aresgen-hooks", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign a request body and print the Aresgen-Timestamp and Aresgen-Signature headers.
+    Sign(sign::Args),
+    /// Verify a signed request body. Exits 0 when valid and 1 when rejected.
+    Verify(verify::Args),
+    /// Print when each attempt of a failing delivery starts under the default retry policy.
+    Schedule(schedule::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sign(args) => sign::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Schedule(args) => schedule::run(args),
+    }
+}

@@ -422,7 +422,15 @@ impl Core {
             }
 
             let due = head.next_attempt_at.is_some_and(|at| at <= stamp.at);
-            if due && self.is_enabled(&endpoint) {
+            let deadline = head
+                .first_attempt_at
+                .map(|first| first.saturating_add(self.config.retry.budget));
+            if !due || !self.is_enabled(&endpoint) {
+                continue;
+            }
+            if deadline.is_some_and(|deadline| stamp.at > deadline) {
+                self.expire(stamp, head_id);
+            } else {
                 self.start_attempt(stamp, head_id);
             }
         }
@@ -622,11 +630,15 @@ impl Core {
                 continue;
             }
             let key = (endpoint.workspace_id.clone(), delivery.event_id.clone());
-            let retained = self.state.events.get(&key).is_some_and(|stored| {
-                self.check_retention(stamp, &delivery.event_id, stored.accepted.at)
-                    .is_ok()
+            // An event whose type the endpoint no longer subscribes to is skipped, as is one
+            // past retention.
+            let replayable = self.state.events.get(&key).is_some_and(|stored| {
+                self.subscribes(endpoint, &stored.event)
+                    && self
+                        .check_retention(stamp, &delivery.event_id, stored.accepted.at)
+                        .is_ok()
             });
-            if retained && !event_ids.contains(&delivery.event_id) {
+            if replayable && !event_ids.contains(&delivery.event_id) {
                 event_ids.push(delivery.event_id.clone());
             }
         }
@@ -746,6 +758,32 @@ impl Core {
             });
     }
 
+    /// Fails a delivery whose retry came due only after its deadline, because no attempt may
+    /// start later than the budget allows.
+    fn expire(&mut self, stamp: Stamp, delivery_id: DeliveryId) {
+        let delivery = &self.state.deliveries[&delivery_id];
+        let endpoint = delivery.endpoint.clone();
+        let event_id = delivery.event_id.clone();
+        let attempts = delivery.attempts;
+
+        self.record(Record::DeliveryExpired { stamp, delivery_id });
+        self.notifications.push_back(Notification::Failed {
+            delivery_id,
+            endpoint: endpoint.clone(),
+            event_id,
+            attempts,
+        });
+        self.disable_if_failing(stamp, &endpoint);
+    }
+
+    fn disable_if_failing(&mut self, stamp: Stamp, endpoint: &EndpointRef) {
+        let failures = self.state.endpoints[endpoint].consecutive_failures;
+        let limit = self.config.disable_after_failures;
+        if limit > 0 && failures >= limit && self.is_enabled(endpoint) {
+            self.disable(stamp, endpoint, DisabledReason::Failing);
+        }
+    }
+
     fn start_attempt(&mut self, stamp: Stamp, delivery_id: DeliveryId) {
         let delivery = &self.state.deliveries[&delivery_id];
         let attempt = delivery.attempts + 1;
@@ -848,11 +886,7 @@ impl Core {
                     event_id,
                     attempts: attempt,
                 });
-                let failures = self.state.endpoints[&endpoint].consecutive_failures;
-                let limit = self.config.disable_after_failures;
-                if limit > 0 && failures >= limit && self.is_enabled(&endpoint) {
-                    self.disable(stamp, &endpoint, DisabledReason::Failing);
-                }
+                self.disable_if_failing(stamp, &endpoint);
             }
             NextStep::Held if status == Some(410) && self.is_enabled(&endpoint) => {
                 self.disable(stamp, &endpoint, DisabledReason::Gone);

@@ -80,6 +80,12 @@ pub enum Record {
         result: AttemptResult,
         next: NextStep,
     },
+    /// A retry came due only after the budget's deadline had passed (the sender was not
+    /// running at the deadline), so the delivery failed without another attempt.
+    DeliveryExpired {
+        stamp: Stamp,
+        delivery_id: DeliveryId,
+    },
     /// Log entries, finished deliveries and events older than `before` were dropped.
     Pruned { stamp: Stamp, before: Millis },
 }
@@ -95,6 +101,7 @@ impl Record {
             | Record::ReplayQueued { stamp, .. }
             | Record::AttemptStarted { stamp, .. }
             | Record::AttemptFinished { stamp, .. }
+            | Record::DeliveryExpired { stamp, .. }
             | Record::Pruned { stamp, .. } => *stamp,
         }
     }

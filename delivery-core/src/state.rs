@@ -151,6 +151,10 @@ impl State {
                 result,
                 next,
             } => self.finish_attempt(*stamp, *delivery_id, *attempt, result, *next),
+            Record::DeliveryExpired { stamp, delivery_id } => {
+                let attempts = self.delivery_mut(*delivery_id).attempts;
+                self.finalize(*stamp, *delivery_id, FinalOutcome::Failed, attempts);
+            }
             Record::Pruned { before, stamp } => {
                 self.prune(*before);
                 self.last_prune = stamp.at;
@@ -302,48 +306,60 @@ impl State {
             outcome,
             excerpt,
         };
-        let endpoint = delivery.endpoint.clone();
-
         match next {
             NextStep::RetryAt(at) => delivery.next_attempt_at = Some(at),
             NextStep::Held => delivery.reset_budget(),
-            NextStep::Delivered | NextStep::Failed => {
-                let final_outcome = if next == NextStep::Delivered {
-                    delivery.status = DeliveryStatus::Delivered;
-                    FinalOutcome::Delivered
-                } else {
-                    delivery.status = DeliveryStatus::Failed;
-                    FinalOutcome::Failed
-                };
-                delivery.next_attempt_at = None;
-                delivery.finished = Some(stamp);
-                let final_entry = FinalEntry {
-                    delivery_id,
-                    endpoint: endpoint.clone(),
-                    event_id: delivery.event_id.clone(),
-                    outcome: final_outcome,
-                    attempts: attempt,
-                    at: stamp.at,
-                    wall: stamp.wall,
-                };
-
-                if let Some(queue) = self.queues.get_mut(&endpoint) {
-                    queue.retain(|id| *id != delivery_id);
-                }
-                if let Some(state) = self.endpoints.get_mut(&endpoint) {
-                    if final_outcome == FinalOutcome::Delivered {
-                        state.consecutive_failures = 0;
-                    } else {
-                        state.consecutive_failures += 1;
-                    }
-                }
-                self.log.push_attempt(entry);
-                self.log.push_final(final_entry);
-                self.schedule_head(&endpoint, stamp.at);
-                return;
-            }
+            NextStep::Delivered | NextStep::Failed => {}
         }
         self.log.push_attempt(entry);
+
+        match next {
+            NextStep::RetryAt(_) | NextStep::Held => {}
+            NextStep::Delivered => {
+                self.finalize(stamp, delivery_id, FinalOutcome::Delivered, attempt);
+            }
+            NextStep::Failed => self.finalize(stamp, delivery_id, FinalOutcome::Failed, attempt),
+        }
+    }
+
+    /// Ends a delivery, removes it from its queue and makes the next one due.
+    fn finalize(
+        &mut self,
+        stamp: Stamp,
+        delivery_id: DeliveryId,
+        outcome: FinalOutcome,
+        attempts: u32,
+    ) {
+        let delivery = self.delivery_mut(delivery_id);
+        delivery.status = match outcome {
+            FinalOutcome::Delivered => DeliveryStatus::Delivered,
+            FinalOutcome::Failed => DeliveryStatus::Failed,
+        };
+        delivery.next_attempt_at = None;
+        delivery.finished = Some(stamp);
+        let endpoint = delivery.endpoint.clone();
+        let final_entry = FinalEntry {
+            delivery_id,
+            endpoint: endpoint.clone(),
+            event_id: delivery.event_id.clone(),
+            outcome,
+            attempts,
+            at: stamp.at,
+            wall: stamp.wall,
+        };
+
+        if let Some(queue) = self.queues.get_mut(&endpoint) {
+            queue.retain(|id| *id != delivery_id);
+        }
+        if let Some(state) = self.endpoints.get_mut(&endpoint) {
+            if outcome == FinalOutcome::Delivered {
+                state.consecutive_failures = 0;
+            } else {
+                state.consecutive_failures += 1;
+            }
+        }
+        self.log.push_final(final_entry);
+        self.schedule_head(&endpoint, stamp.at);
     }
 
     fn prune(&mut self, before: Millis) {

@@ -705,3 +705,32 @@ fn unknown_endpoint_commands_rejected() {
         .unwrap_err();
     assert!(error.to_string().contains("ws_a/nope"), "{error}");
 }
+
+#[test]
+fn late_wake_up_past_deadline_fails_without_attempt() {
+    let mut driver = Driver::new(Config::default());
+    let endpoint = driver.endpoint("ws_a", "ep_1", &["*"]);
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+    driver.pending.clear();
+
+    driver.advance(Millis::from_secs(70_338));
+    driver.core.handle_timeout(driver.now());
+    driver.drain();
+    driver.advance(Millis::from_secs(188_863));
+    driver.core.handle_timeout(driver.now());
+    driver.drain();
+
+    assert_eq!(driver.sent.len(), 1, "{:#?}", driver.records);
+    assert!(
+        driver
+            .notifications
+            .iter()
+            .any(|n| matches!(n, Notification::Failed { attempts: 1, .. })),
+        "{:#?}",
+        driver.records
+    );
+    assert_eq!(
+        driver.core.endpoint_status(&endpoint).unwrap().disabled,
+        Some(DisabledReason::Failing)
+    );
+}
