@@ -9,9 +9,16 @@ use crate::record::{NextStep, Record, Stamp};
 use crate::request::SignedRequest;
 use crate::schedule::RetryPolicy;
 use crate::signature::SigningKey;
-use crate::state::{Delivery, DeliveryStatus, State};
+use crate::state::{Delivery, State};
 use crate::time::{Millis, Now, UnixMillis};
 use std::collections::{BTreeMap, VecDeque};
+
+#[cfg(feature = "planted-bugs")]
+mod planted;
+mod replay;
+
+#[cfg(feature = "planted-bugs")]
+pub use planted::PlantedBug;
 
 /// Settings of a [`Core`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,22 +52,6 @@ impl Default for Config {
             planted_bug: None,
         }
     }
-}
-
-/// Deliberately broken behaviours that the simulation's checkers must catch.
-#[cfg(feature = "planted-bugs")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum PlantedBug {
-    /// Signs every attempt with the event's `created` time instead of the send time.
-    SignWithCreatedTime,
-    /// Moves a head that failed to the back of its queue, so the next delivery overtakes it.
-    OvertakeRetryingHead,
-    /// Starts the 72-hour budget when the event was published, not at the first attempt.
-    BudgetFromPublish,
-    /// Records a delivery as failed after the first 4xx, without using its budget.
-    DropOn4xx,
-    /// Makes a 25th attempt.
-    ExtraAttempt,
 }
 
 /// What happened to a delivery or an endpoint, for the application to report.
@@ -538,134 +529,6 @@ impl Core {
         Ok(Published::Accepted { deliveries: ids })
     }
 
-    /// Queues an event again with the same body bytes, at the tail of each target's queue and
-    /// with a fresh budget.
-    pub fn replay_event(
-        &mut self,
-        now: Now,
-        workspace_id: &str,
-        event_id: &str,
-        target: ReplayTarget,
-    ) -> Result<Vec<DeliveryId>, CoreError> {
-        let stamp = self.stamp(now);
-        let key = (workspace_id.to_owned(), event_id.to_owned());
-        let stored = self
-            .state
-            .events
-            .get(&key)
-            .ok_or_else(|| CoreError::UnknownEvent {
-                workspace_id: workspace_id.to_owned(),
-                event_id: event_id.to_owned(),
-            })?;
-        self.check_retention(stamp, event_id, stored.accepted.at)?;
-        let event = &stored.event;
-
-        let targets: Vec<EndpointRef> = match target {
-            ReplayTarget::Endpoint(endpoint_id) => {
-                let endpoint = EndpointRef::new(workspace_id, endpoint_id);
-                self.known_endpoint(&endpoint)?;
-                if !self.subscribes(&endpoint, event) {
-                    return Err(CoreError::NotSubscribed {
-                        endpoint,
-                        event_type: event.event_type.to_string(),
-                    });
-                }
-                vec![endpoint]
-            }
-            ReplayTarget::AllSubscribed => self
-                .state
-                .endpoints
-                .keys()
-                .filter(|endpoint| endpoint.workspace_id == workspace_id)
-                .filter(|endpoint| self.subscribes(endpoint, event))
-                .cloned()
-                .collect(),
-        };
-        if targets.is_empty() {
-            return Err(CoreError::NothingToReplay {
-                reason: format!(
-                    "no endpoint in workspace {workspace_id} subscribes to {}",
-                    event.event_type
-                ),
-            });
-        }
-
-        let deliveries = self.allocate(targets);
-        let ids = deliveries.iter().map(|(id, _)| *id).collect();
-        self.record(Record::ReplayQueued {
-            stamp,
-            workspace_id: workspace_id.to_owned(),
-            event_id: event_id.to_owned(),
-            deliveries,
-        });
-        self.handle_timeout(now);
-        Ok(ids)
-    }
-
-    /// Replays, to one endpoint, every event whose delivery to it was queued within
-    /// `[from, to)` by the wall clock, in publish order, each once. With `failed_only`, only
-    /// deliveries that ended failed count. Events past retention are skipped.
-    pub fn replay_range(
-        &mut self,
-        now: Now,
-        endpoint: &EndpointRef,
-        from: UnixMillis,
-        to: UnixMillis,
-        failed_only: bool,
-    ) -> Result<Vec<DeliveryId>, CoreError> {
-        if to < from {
-            return Err(CoreError::InvalidRange {
-                from: from.0,
-                to: to.0,
-            });
-        }
-        self.known_endpoint(endpoint)?;
-        let stamp = self.stamp(now);
-
-        let mut event_ids: Vec<String> = Vec::new();
-        for delivery in self.state.deliveries.values() {
-            let in_range = delivery.queued.wall >= from && delivery.queued.wall < to;
-            let selected = !failed_only || delivery.status == DeliveryStatus::Failed;
-            if &delivery.endpoint != endpoint || delivery.replay || !in_range || !selected {
-                continue;
-            }
-            let key = (endpoint.workspace_id.clone(), delivery.event_id.clone());
-            // An event whose type the endpoint no longer subscribes to is skipped, as is one
-            // past retention.
-            let replayable = self.state.events.get(&key).is_some_and(|stored| {
-                self.subscribes(endpoint, &stored.event)
-                    && self
-                        .check_retention(stamp, &delivery.event_id, stored.accepted.at)
-                        .is_ok()
-            });
-            if replayable && !event_ids.contains(&delivery.event_id) {
-                event_ids.push(delivery.event_id.clone());
-            }
-        }
-        if event_ids.is_empty() {
-            return Err(CoreError::NothingToReplay {
-                reason: format!(
-                    "no {}delivery to {endpoint} was queued in the range",
-                    if failed_only { "failed " } else { "" }
-                ),
-            });
-        }
-
-        let mut ids = Vec::new();
-        for event_id in event_ids {
-            let deliveries = self.allocate(vec![endpoint.clone()]);
-            ids.extend(deliveries.iter().map(|(id, _)| *id));
-            self.record(Record::ReplayQueued {
-                stamp,
-                workspace_id: endpoint.workspace_id.clone(),
-                event_id,
-                deliveries,
-            });
-        }
-        self.handle_timeout(now);
-        Ok(ids)
-    }
-
     // ---- internals ----
 
     fn record(&mut self, record: Record) {
@@ -822,14 +685,6 @@ impl Core {
         stamp.wall
     }
 
-    #[cfg(feature = "planted-bugs")]
-    fn signature_time(&self, stamp: Stamp, event: &Event) -> UnixMillis {
-        if self.config.planted_bug == Some(PlantedBug::SignWithCreatedTime) {
-            return event.created_unix_millis();
-        }
-        stamp.wall
-    }
-
     fn finish_attempt(
         &mut self,
         stamp: Stamp,
@@ -909,27 +764,6 @@ impl Core {
             .next_attempt_at(first_attempt_at, attempt, failed_at, retry_after)
     }
 
-    #[cfg(feature = "planted-bugs")]
-    fn next_retry(
-        &self,
-        first_attempt_at: Millis,
-        attempt: u32,
-        failed_at: Millis,
-        retry_after: Option<Millis>,
-        status: Option<u16>,
-    ) -> Option<Millis> {
-        let bug = self.config.planted_bug;
-        if bug == Some(PlantedBug::DropOn4xx) && status.is_some_and(|s| (400..500).contains(&s)) {
-            return None;
-        }
-        let mut policy = self.config.retry;
-        if bug == Some(PlantedBug::ExtraAttempt) {
-            policy.max_attempts += 1;
-            policy.budget = policy.budget.saturating_add(policy.max_backoff);
-        }
-        policy.next_attempt_at(first_attempt_at, attempt, failed_at, retry_after)
-    }
-
     #[cfg(not(feature = "planted-bugs"))]
     fn plant_overtake(
         &mut self,
@@ -937,26 +771,6 @@ impl Core {
         _delivery_id: DeliveryId,
         _next: NextStep,
     ) {
-    }
-
-    #[cfg(feature = "planted-bugs")]
-    fn plant_overtake(&mut self, endpoint: &EndpointRef, delivery_id: DeliveryId, next: NextStep) {
-        if self.config.planted_bug != Some(PlantedBug::OvertakeRetryingHead) {
-            return;
-        }
-        let NextStep::RetryAt(_) = next else {
-            return;
-        };
-        let queue = self.state.queues.get_mut(endpoint).expect("queue exists");
-        if queue.len() > 1 && queue.front() == Some(&delivery_id) {
-            queue.rotate_left(1);
-            let head = *queue.front().expect("queue is not empty");
-            let at = self.state.last_stamp.at;
-            let delivery = self.state.delivery_mut(head);
-            if delivery.next_attempt_at.is_none() {
-                delivery.next_attempt_at = Some(at);
-            }
-        }
     }
 }
 

@@ -309,7 +309,7 @@ fn prefix_bytes(timestamp: u64, digit_count: usize) -> (u128, u64) {
     // Sixteen digits padded with leading zeros, the most significant in the lowest byte.
     let digits = u128::from(eight_digits((timestamp / SPLIT) as u32))
         | (u128::from(eight_digits((timestamp % SPLIT) as u32)) << 64);
-    let digits = digits >> (8 * (16 - digit_count));
+    let digits = digits >> (8 * (16 - digit_count.max(11)));
     if digit_count < 16 {
         (digits | (u128::from(b'.') << (8 * digit_count)), 0)
     } else {
@@ -993,49 +993,79 @@ mod tests {
         (0..len).map(|i| (i * 31 + i / 64) as u8).collect()
     }
 
-    const EDGE_TIMESTAMPS: [u64; 7] = [0, 9, 10, 99, 1_700_000_000, 10_000_000_000, u64::MAX];
+    /// Timestamps at digit-count boundaries, including the 16-to-17-digit switch between the
+    /// two ways of writing the prefix in registers.
+    const EDGE_TIMESTAMPS: [u64; 10] = [
+        0,
+        9,
+        10,
+        99,
+        1_700_000_000,
+        10_000_000_000,
+        9_999_999_999_999_999,
+        10_000_000_000_000_000,
+        12_345_678_901_234_567_890,
+        u64::MAX,
+    ];
+
+    /// Returns a key for `secret` for every backend this CPU can run, with its name.
+    fn keys_per_backend(secret: &str) -> Vec<(&'static str, SigningKey)> {
+        let key = SigningKey::new(secret);
+        #[cfg(target_arch = "x86_64")]
+        if key.sha_ni {
+            let portable = SigningKey {
+                sha_ni: false,
+                ..key.clone()
+            };
+            return vec![("sha-ni", key), ("portable", portable)];
+        }
+        vec![("portable", key)]
+    }
 
     #[test]
-    fn sign_matches_hmac_crate_for_lengths_0_to_300() {
-        let key = SigningKey::new(SECRET);
-        for timestamp in EDGE_TIMESTAMPS {
-            for len in 0..=300 {
+    fn sign_matches_hmac_for_short_bodies() {
+        for (backend, key) in keys_per_backend(SECRET) {
+            for timestamp in EDGE_TIMESTAMPS {
+                for len in 0..=300 {
+                    let body = patterned_body(len);
+                    assert_eq!(
+                        key.sign(timestamp, &body).as_str(),
+                        reference_signature(SECRET.as_bytes(), timestamp, &body),
+                        "{backend}: timestamp {timestamp}, body length {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sign_matches_hmac_for_large_bodies() {
+        for (backend, key) in keys_per_backend(SECRET) {
+            for len in [1023, 1024, 1025, 4096, 65_535, 65_536, 65_537] {
                 let body = patterned_body(len);
                 assert_eq!(
-                    key.sign(timestamp, &body).as_str(),
-                    reference_signature(SECRET.as_bytes(), timestamp, &body),
-                    "timestamp {timestamp}, body length {len}"
+                    key.sign(1_700_000_000, &body).as_str(),
+                    reference_signature(SECRET.as_bytes(), 1_700_000_000, &body),
+                    "{backend}: body length {len}"
                 );
             }
         }
     }
 
     #[test]
-    fn sign_matches_hmac_crate_for_large_bodies() {
-        let key = SigningKey::new(SECRET);
-        for len in [1023, 1024, 1025, 4096, 65_535, 65_536, 65_537] {
-            let body = patterned_body(len);
-            assert_eq!(
-                key.sign(1_700_000_000, &body).as_str(),
-                reference_signature(SECRET.as_bytes(), 1_700_000_000, &body),
-                "body length {len}"
-            );
-        }
-    }
-
-    #[test]
-    fn sign_matches_hmac_crate_for_key_lengths() {
+    fn sign_matches_hmac_for_key_lengths() {
         // Keys of 64 bytes or fewer are zero-padded, and longer ones are hashed first.
         for key_len in [0, 1, 31, 32, 33, 63, 64, 65, 100, 128, 200] {
             let secret = "k".repeat(key_len);
-            let key = SigningKey::new(&secret);
-            for len in [0, 52, 53, 54, 117, 300] {
-                let body = patterned_body(len);
-                assert_eq!(
-                    key.sign(1_700_000_000, &body).as_str(),
-                    reference_signature(secret.as_bytes(), 1_700_000_000, &body),
-                    "key length {key_len}, body length {len}"
-                );
+            for (backend, key) in keys_per_backend(&secret) {
+                for len in [0, 52, 53, 54, 63, 64, 117, 300] {
+                    let body = patterned_body(len);
+                    assert_eq!(
+                        key.sign(1_700_000_000, &body).as_str(),
+                        reference_signature(secret.as_bytes(), 1_700_000_000, &body),
+                        "{backend}: key length {key_len}, body length {len}"
+                    );
+                }
             }
         }
     }
@@ -1044,27 +1074,30 @@ mod tests {
     fn sign_matches_openssl_vector() {
         // Expected value from OpenSSL 3.0:
         // printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac "$SECRET"
-        let key = SigningKey::new(SECRET);
-        assert_eq!(
-            key.sign(1_700_000_000, b"{\"a\":1}").as_str(),
-            "a6564a7f43340b086e70e8fbb75c28c8ee3e0d2658819990c9c210a53f3b9e9c"
-        );
+        for (backend, key) in keys_per_backend(SECRET) {
+            assert_eq!(
+                key.sign(1_700_000_000, b"{\"a\":1}").as_str(),
+                "a6564a7f43340b086e70e8fbb75c28c8ee3e0d2658819990c9c210a53f3b9e9c",
+                "{backend}"
+            );
+        }
     }
 
     #[test]
     fn verify_accepts_reference_signature() {
         let long_secret = "s".repeat(100);
         for secret in [SECRET, long_secret.as_str()] {
-            let key = SigningKey::new(secret);
-            for len in [0, 1, 53, 64, 256, 1024] {
-                let body = patterned_body(len);
-                let signature = reference_signature(secret.as_bytes(), 1_700_000_000, &body);
-                assert_eq!(
-                    key.verify(Some("1700000000"), Some(&signature), &body, 1_700_000_000),
-                    Ok(1_700_000_000),
-                    "secret length {}, body length {len}",
-                    secret.len()
-                );
+            for (backend, key) in keys_per_backend(secret) {
+                for len in [0, 1, 53, 64, 256, 1024] {
+                    let body = patterned_body(len);
+                    let signature = reference_signature(secret.as_bytes(), 1_700_000_000, &body);
+                    assert_eq!(
+                        key.verify(Some("1700000000"), Some(&signature), &body, 1_700_000_000),
+                        Ok(1_700_000_000),
+                        "{backend}: secret length {}, body length {len}",
+                        secret.len()
+                    );
+                }
             }
         }
     }
@@ -1158,16 +1191,19 @@ mod tests {
         }
 
         #[test]
-        fn sign_matches_hmac_crate_on_random_inputs(
+        fn sign_matches_hmac_on_random_inputs(
             secret in ".{0,100}",
             body in proptest::collection::vec(proptest::num::u8::ANY, 0..2000),
-            timestamp in proptest::num::u64::ANY,
+            timestamp in proptest::prop_oneof![
+                0u64..10_000_000_000_000_000,
+                proptest::num::u64::ANY,
+            ],
         ) {
-            let signature = SigningKey::new(&secret).sign(timestamp, &body);
-            proptest::prop_assert_eq!(
-                signature.as_str(),
-                reference_signature(secret.as_bytes(), timestamp, &body)
-            );
+            let expected = reference_signature(secret.as_bytes(), timestamp, &body);
+            for (backend, key) in keys_per_backend(&secret) {
+                let signature = key.sign(timestamp, &body);
+                proptest::prop_assert_eq!(signature.as_str(), &expected, "{}", backend);
+            }
         }
 
         #[test]
