@@ -318,6 +318,9 @@ fn final_steps(records: &[Record]) -> BTreeMap<DeliveryId, NextStep> {
         .collect()
 }
 
+/// When an attempt failed, its number, and the `Retry-After` it carried.
+type LastFailure = (Millis, u32, Option<Millis>);
+
 /// Reads `PROPTEST_CASES` so a longer run is one variable away; CI uses the default.
 fn cases_from_env(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -412,8 +415,8 @@ proptest! {
     fn attempts_and_gaps_within_budget(ops in ops_strategy()) {
         let run = run(&ops);
         let policy = RetryPolicy::default();
-        // Per delivery: (first attempt time, last finish time and attempt number).
-        let mut budget: BTreeMap<DeliveryId, (Millis, Option<(Millis, u32, Option<Millis>)>)> = BTreeMap::new();
+        // Per delivery in its current budget: the first attempt's time and the last failure.
+        let mut budget: BTreeMap<DeliveryId, (Millis, Option<LastFailure>)> = BTreeMap::new();
         for record in &run.driver.records {
             match record {
                 Record::AttemptStarted { stamp, delivery_id, attempt } => {
