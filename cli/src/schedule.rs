@@ -3,6 +3,7 @@
 use clap::ValueEnum;
 use delivery_core::{Millis, RetryPolicy, ScheduledAttempt};
 use serde::Serialize;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Lists every attempt of a delivery whose attempts all fail at once, without `Retry-After`.
@@ -26,7 +27,8 @@ pub fn run(args: Args) -> ExitCode {
         Format::Text => render_text(&table),
         Format::Json => render_json(&table),
     };
-    println!("{output}");
+    // A reader that closes the pipe early (`| head`) has all it wants: that is not an error.
+    let _ = writeln!(std::io::stdout().lock(), "{output}");
     ExitCode::SUCCESS
 }
 
