@@ -11,8 +11,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod clock;
+mod conformance;
 mod exit;
 mod input;
+mod receive;
 mod schedule;
 mod secret;
 mod sign;
@@ -33,6 +35,12 @@ enum Command {
     Verify(verify::Args),
     /// Print when each attempt of a failing delivery starts under the default retry policy.
     Schedule(schedule::Args),
+    /// Check a webhook receiver against the delivery contract. Exits 0 when every must-check
+    /// passes, 1 when a check fails, 2 for invalid usage, 3 when the target cannot be
+    /// reached or rejects a valid delivery.
+    Conformance(conformance::Args),
+    /// Serve the reference receiver, with its idempotency probe, on a loopback address.
+    Receive(receive::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +49,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Schedule(args) => schedule::run(args),
+        Command::Conformance(args) => conformance::run(args),
+        Command::Receive(args) => receive::run(args),
     }
 }
