@@ -18,6 +18,7 @@ mod receive;
 mod schedule;
 mod secret;
 mod sign;
+mod simulate;
 mod verify;
 
 #[derive(Parser)]
@@ -41,6 +42,9 @@ enum Command {
     Conformance(conformance::Args),
     /// Serve the reference receiver, with its idempotency probe, on a loopback address.
     Receive(receive::Args),
+    /// Run the deterministic delivery simulation over seeds or a scenario and check the
+    /// delivery contract. Exits 0 when every check passes and 1 on a violation.
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +55,6 @@ fn main() -> ExitCode {
         Command::Schedule(args) => schedule::run(args),
         Command::Conformance(args) => conformance::run(args),
         Command::Receive(args) => receive::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

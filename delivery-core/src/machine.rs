@@ -397,34 +397,56 @@ impl Core {
             self.record(Record::Pruned { stamp, before });
         }
 
-        let endpoints: Vec<EndpointRef> = self.state.queues.keys().cloned().collect();
-        for endpoint in endpoints {
-            let Some(head) = self.state.head(&endpoint) else {
+        // A timeout can make the next head of its queue due at once, so repeat until a pass
+        // finds nothing to do. Every pass either starts attempts (now in flight) or ends them.
+        loop {
+            let (timed_out, due) = self.due_work(stamp);
+            if timed_out.is_empty() && due.is_empty() {
+                break;
+            }
+
+            for (delivery_id, attempt) in timed_out {
+                let result = AttemptResult::Transport(TransportError::Timeout);
+                self.finish_attempt(stamp, delivery_id, attempt, result);
+            }
+
+            let budget = self.retry_policy().budget;
+            for delivery_id in due {
+                let delivery = &self.state.deliveries[&delivery_id];
+                let deadline = delivery
+                    .first_attempt_at
+                    .map(|first| first.saturating_add(budget));
+                if deadline.is_some_and(|deadline| stamp.at > deadline) {
+                    self.expire(stamp, delivery_id);
+                } else {
+                    self.start_attempt(stamp, delivery_id);
+                }
+            }
+        }
+    }
+
+    /// Lists the attempts whose result is overdue and the queue heads whose next attempt is
+    /// due, in queue order, without changing anything.
+    fn due_work(&self, stamp: Stamp) -> (Vec<(DeliveryId, u32)>, Vec<DeliveryId>) {
+        let mut timed_out = Vec::new();
+        let mut due = Vec::new();
+
+        for (endpoint, queue) in &self.state.queues {
+            let Some(head) = queue.front().and_then(|id| self.state.deliveries.get(id)) else {
                 continue;
             };
-            let head_id = head.id;
-
             if let Some(in_flight) = head.in_flight {
                 if stamp.at >= self.result_deadline(in_flight.sent.at) {
-                    let result = AttemptResult::Transport(TransportError::Timeout);
-                    self.finish_attempt(stamp, head_id, in_flight.attempt, result);
+                    timed_out.push((head.id, in_flight.attempt));
                 }
                 continue;
             }
-
-            let due = head.next_attempt_at.is_some_and(|at| at <= stamp.at);
-            let deadline = head
-                .first_attempt_at
-                .map(|first| first.saturating_add(self.config.retry.budget));
-            if !due || !self.is_enabled(&endpoint) {
-                continue;
-            }
-            if deadline.is_some_and(|deadline| stamp.at > deadline) {
-                self.expire(stamp, head_id);
-            } else {
-                self.start_attempt(stamp, head_id);
+            let is_due = head.next_attempt_at.is_some_and(|at| at <= stamp.at);
+            if is_due && self.is_enabled(endpoint) {
+                due.push(head.id);
             }
         }
+        (timed_out, due)
     }
 
     /// Takes the result of an attempt from a [`Transmit`].
@@ -751,6 +773,11 @@ impl Core {
     }
 
     #[cfg(not(feature = "planted-bugs"))]
+    fn retry_policy(&self) -> RetryPolicy {
+        self.config.retry
+    }
+
+    #[cfg(not(feature = "planted-bugs"))]
     fn next_retry(
         &self,
         first_attempt_at: Millis,
@@ -759,8 +786,7 @@ impl Core {
         retry_after: Option<Millis>,
         _status: Option<u16>,
     ) -> Option<Millis> {
-        self.config
-            .retry
+        self.retry_policy()
             .next_attempt_at(first_attempt_at, attempt, failed_at, retry_after)
     }
 

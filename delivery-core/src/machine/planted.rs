@@ -6,6 +6,7 @@ use crate::endpoint::EndpointRef;
 use crate::event::Event;
 use crate::log::DeliveryId;
 use crate::record::{NextStep, Stamp};
+use crate::schedule::RetryPolicy;
 use crate::time::{Millis, UnixMillis};
 
 /// Deliberately broken behaviours that the simulation's checkers must catch.
@@ -43,12 +44,18 @@ impl Core {
         if bug == Some(PlantedBug::DropOn4xx) && status.is_some_and(|s| (400..500).contains(&s)) {
             return None;
         }
+        self.retry_policy()
+            .next_attempt_at(first_attempt_at, attempt, failed_at, retry_after)
+    }
+
+    /// Returns the configured policy, stretched by one attempt and 6 h for `ExtraAttempt`.
+    pub(super) fn retry_policy(&self) -> RetryPolicy {
         let mut policy = self.config.retry;
-        if bug == Some(PlantedBug::ExtraAttempt) {
+        if self.config.planted_bug == Some(PlantedBug::ExtraAttempt) {
             policy.max_attempts += 1;
             policy.budget = policy.budget.saturating_add(policy.max_backoff);
         }
-        policy.next_attempt_at(first_attempt_at, attempt, failed_at, retry_after)
+        policy
     }
 
     pub(super) fn plant_overtake(
