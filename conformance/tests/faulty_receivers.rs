@@ -14,8 +14,10 @@ fn config(receiver: &TestReceiver) -> SuiteConfig {
         url: receiver.url(),
         secret: SECRET.to_owned(),
         probe_url: Some(receiver.probe_url()),
-        timeout: Duration::from_secs(5),
-        slow_threshold: Duration::from_secs(2),
+        timeout: Duration::from_secs(15),
+        // Only the slow-answer test grades speed. A loaded CI machine can take over 2 s to
+        // answer a 256 KiB body, which must not flag the other receivers.
+        slow_threshold: Duration::from_secs(10),
         strict: false,
     }
 }

@@ -87,7 +87,8 @@ pub struct Transmit {
     pub event_id: String,
     pub attempt: u32,
     pub request: SignedRequest,
-    /// The caller reports `Transport(Timeout)` when no complete response arrives within this.
+    /// The caller reports `Transport(Timeout)` when no status line arrives within this. A 2xx
+    /// status within it is a success even if the body is still arriving.
     pub timeout: Millis,
 }
 

@@ -25,11 +25,11 @@ pub enum AttemptResult {
 /// A failure below HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TransportError {
-    /// No complete response within the attempt timeout.
+    /// No status line within the attempt timeout.
     Timeout,
     /// The connection was refused.
     Refused,
-    /// The connection was reset or closed before a complete response.
+    /// The connection was reset or closed before the status line.
     Reset,
     /// The host name could not be resolved.
     Dns,

@@ -20,6 +20,10 @@
 //! println!("{result:?} after {elapsed}");
 //! # }
 //! ```
+//!
+//! [`Worker`] is the driver that production and the simulation tests share: it runs the
+//! core's loop, stores its records through a [`RecordStore`], and sends its attempts with
+//! [`send_attempt`].
 
 mod attempt;
 pub mod classify;
@@ -28,6 +32,7 @@ mod connector;
 #[cfg(feature = "turmoil")]
 mod sim;
 mod target;
+pub mod worker;
 
 pub use attempt::{DEFAULT_ATTEMPT_TIMEOUT, send_attempt};
 pub use clock::{Clock, TokioClock};
@@ -35,3 +40,4 @@ pub use connector::{ConnectError, Connector, TcpConnector};
 #[cfg(feature = "turmoil")]
 pub use sim::{TurmoilClock, TurmoilConnector};
 pub use target::{Target, TargetError};
+pub use worker::{MemoryStore, RecordStore, Worker, WorkerError, WorkerHandle};

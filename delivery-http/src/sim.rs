@@ -42,8 +42,8 @@ impl Connector for TurmoilConnector {
 
 /// A clock over turmoil's simulated time, for a host whose wall clock may be skewed.
 ///
-/// The monotonic reading is the current host's virtual run time, which restarts at zero when
-/// the host is bounced, as a process clock does. The wall reading is the simulation's epoch
+/// The monotonic reading is `turmoil::elapsed()`, which in turmoil 0.7.2 keeps counting across
+/// a crash and bounce of the host, unlike a real process clock. The wall reading is the simulation's epoch
 /// plus the elapsed simulated time plus `wall_offset_ms`, which models clock skew.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TurmoilClock {
