@@ -39,9 +39,8 @@ impl Pattern {
             return Ok(Pattern::All);
         }
         if let Some(group) = text.strip_suffix(".*") {
-            if group.is_empty() || group.contains('*') {
-                return Err(rejected());
-            }
+            // An empty group or one with a `*` of its own matches no type, so it is rejected
+            // below like any other group that matches nothing.
             let pattern = Pattern::Group(format!("{group}."));
             if !EventType::ALL.iter().any(|t| pattern.matches(*t)) {
                 return Err(rejected());
@@ -162,6 +161,13 @@ mod tests {
                 "{bad:?}: {message}"
             );
         }
+    }
+
+    #[test]
+    fn patterns_print_in_wire_form() {
+        let patterns = ["*", "chatbot.*", "voice.trained"];
+        let filter = Filter::parse(&patterns).unwrap();
+        assert_eq!(filter.to_strings(), patterns);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod request;
 pub use request::SignedRequest;
 pub mod outcome;
 pub use outcome::{AttemptResult, TransportError};
+pub mod address;
 pub mod endpoint;
 pub mod log;
 pub mod machine;

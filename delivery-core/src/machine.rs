@@ -29,6 +29,10 @@ pub struct Config {
     /// Number of deliveries in a row that may exhaust their whole budget on one endpoint before
     /// the endpoint is disabled and its queue held. Zero never disables.
     pub disable_after_failures: u32,
+    /// Whether endpoint URLs may name loopback, private, link-local or reserved addresses (and
+    /// `localhost`). Off by default, because a webhook sender could otherwise be used to reach
+    /// internal services; turn it on only for local testing.
+    pub allow_private_endpoints: bool,
     /// Extra time past the attempt timeout after which the core itself records a timeout for
     /// an attempt whose result never arrived, so a lost result cannot stall a queue.
     pub result_grace: Millis,
@@ -46,6 +50,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             retention: Millis::from_secs(30 * 24 * 3600),
             disable_after_failures: 1,
+            allow_private_endpoints: false,
             result_grace: Millis::from_secs(5),
             prune_interval: Millis::from_secs(3600),
             #[cfg(feature = "planted-bugs")]
@@ -119,6 +124,15 @@ pub enum CoreError {
     /// The endpoint configuration is invalid.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// The endpoint URL names a loopback, private or reserved address.
+    #[error(
+        "endpoint {endpoint} URL {url:?} is not allowed: {reason}; use a public address, or allow private endpoints for local testing"
+    )]
+    PrivateEndpoint {
+        endpoint: EndpointRef,
+        url: String,
+        reason: String,
+    },
     /// An event with this id and different bytes was already published in the workspace.
     #[error(
         "event {event_id} was already published in workspace {workspace_id} with a different body: publish changes under a new id"
@@ -486,6 +500,15 @@ impl Core {
     /// started afterwards; a new filter applies to events published afterwards.
     pub fn save_endpoint(&mut self, now: Now, config: EndpointConfig) -> Result<(), CoreError> {
         config.validate()?;
+        if !self.config.allow_private_endpoints
+            && let Some(reason) = crate::address::forbidden_host_reason(&config.url)
+        {
+            return Err(CoreError::PrivateEndpoint {
+                endpoint: config.endpoint,
+                url: config.url,
+                reason,
+            });
+        }
         let stamp = self.stamp(now);
         self.cache_endpoint(&config);
         self.record(Record::EndpointSaved { stamp, config });

@@ -136,6 +136,8 @@ mod tests {
 
         assert_eq!(offsets, expected);
         assert_eq!(table.len(), 24);
+        let numbers: Vec<u32> = table.iter().map(|row| row.attempt).collect();
+        assert_eq!(numbers, (1..=24).collect::<Vec<u32>>());
         assert_eq!(table[1].offset, Millis::from_secs(10));
         assert_eq!(table[2].offset, Millis::from_secs(30));
         assert_eq!(table[3].offset, Millis::from_secs(70));

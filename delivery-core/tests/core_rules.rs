@@ -734,3 +734,41 @@ fn late_wake_up_past_deadline_fails_without_attempt() {
         Some(DisabledReason::Failing)
     );
 }
+
+#[test]
+fn private_endpoint_urls_rejected_by_default() {
+    let mut driver = Driver::new(Config::default());
+    let config = |url: &str| delivery_core::EndpointConfig {
+        endpoint: delivery_core::EndpointRef::new("ws_a", "ep_1"),
+        url: url.to_owned(),
+        secret: SECRET.to_owned(),
+        filters: vec!["*".to_owned()],
+    };
+
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://[fd00::1]/hook",
+    ] {
+        let error = driver
+            .core
+            .save_endpoint(driver.now(), config(url))
+            .unwrap_err();
+        assert!(
+            matches!(error, CoreError::PrivateEndpoint { .. }),
+            "{url}: {error}"
+        );
+        assert!(error.to_string().contains(url), "{error}");
+    }
+    driver.drain();
+    assert!(driver.records.is_empty());
+
+    let mut permissive = Driver::new(Config {
+        allow_private_endpoints: true,
+        ..Config::default()
+    });
+    let saved = permissive
+        .core
+        .save_endpoint(permissive.now(), config("http://127.0.0.1:8080/hook"));
+    assert_eq!(saved, Ok(()));
+}

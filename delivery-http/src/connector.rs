@@ -84,6 +84,15 @@ impl fmt::Debug for TcpConnector {
 }
 
 impl TcpConnector {
+    /// Builds the production connector: it refuses every resolved address that
+    /// `delivery_core::address::is_forbidden_address` rejects (loopback, private, link-local and
+    /// reserved ranges), so a public name that resolves inward is blocked too.
+    pub fn public_only() -> TcpConnector {
+        TcpConnector::with_address_filter(|address| {
+            !delivery_core::address::is_forbidden_address(address)
+        })
+    }
+
     /// Builds a connector that connects to any resolved address, loopback and private ranges
     /// included. Meant for tests and local development only.
     pub fn allow_all() -> TcpConnector {

@@ -129,3 +129,22 @@ async fn real_tcp_silent_server_times_out() {
 
     server.abort();
 }
+
+#[tokio::test]
+async fn public_only_connector_blocks_loopback() {
+    let (receiver, address, server) = serve_receiver().await;
+    let clock = TokioClock::new();
+
+    let request = signed_request(&format!("http://{address}/ok"), clock.now().wall);
+    let (result, _elapsed) = send_attempt(
+        &TcpConnector::public_only(),
+        &request,
+        DEFAULT_ATTEMPT_TIMEOUT,
+        &clock,
+    )
+    .await;
+
+    assert_eq!(result, AttemptResult::Transport(TransportError::Other));
+    assert!(receiver.hits().is_empty());
+    server.abort();
+}

@@ -41,6 +41,8 @@ async fn loopback_tcp_delivers_in_order() {
     // keeps the test fast.
     let mut config = Config::default();
     config.retry.initial_backoff = delivery_core::Millis(200);
+    // The receiver listens on loopback, which the default policy forbids.
+    config.allow_private_endpoints = true;
     let store = MemoryStore::new();
     let (worker, handle) = Worker::new(
         config,
