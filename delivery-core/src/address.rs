@@ -1,9 +1,9 @@
 //! Endpoint address policy: a webhook sender must not become a way into private networks.
 //!
 //! By default an endpoint URL may not name a loopback, private, link-local or otherwise
-//! non-public address, nor `localhost`. The check here sees only the URL; the HTTP layer applies
-//! [`is_forbidden_address`] again to every address a host name resolves to, since a public name
-//! can resolve to a private address.
+//! non-public address, nor `localhost`. The URL check here cannot resolve names, so
+//! `delivery-http`'s `TcpConnector::public_only` applies [`is_forbidden_address`] again to every
+//! address a host name resolves to, since a public name can resolve to a private address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
