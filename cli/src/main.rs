@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Sign a request body and print the Aresgen-Timestamp and Aresgen-Signature headers.
     Sign(sign::Args),
-    /// Verify a signed request body. Exits 0 when valid and 1 when rejected.
+    /// Verify a signed request body. Exits 0 when valid, 1 when rejected and 2 for invalid usage.
     Verify(verify::Args),
     /// Print when each attempt of a failing delivery starts under the default retry policy.
     Schedule(schedule::Args),
@@ -43,7 +43,8 @@ enum Command {
     /// Serve the reference receiver, with its idempotency probe, on a loopback address.
     Receive(receive::Args),
     /// Run the deterministic delivery simulation over seeds or a scenario and check the
-    /// delivery contract. Exits 0 when every check passes and 1 on a violation.
+    /// delivery contract. Exits 0 when every check passes, 1 on a violation and 2 for invalid
+    /// usage.
     Simulate(simulate::Args),
 }
 

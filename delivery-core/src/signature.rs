@@ -90,8 +90,8 @@ pub enum VerifyError {
     /// The timestamp header is absent or empty.
     #[error("missing Aresgen-Timestamp header: send the attempt's Unix time in seconds")]
     MissingTimestamp,
-    /// The timestamp is not a decimal integer of Unix seconds.
-    #[error("malformed Aresgen-Timestamp {value:?}: expected Unix seconds as a decimal integer")]
+    /// The timestamp is not a decimal integer of Unix seconds without leading zeros.
+    #[error("malformed Aresgen-Timestamp {value:?}: expected Unix seconds as a decimal integer without leading zeros")]
     MalformedTimestamp { value: String },
     /// The signature header is absent or empty.
     #[error("missing Aresgen-Signature header")]
@@ -464,7 +464,10 @@ fn parse_timestamp(header: Option<&str>) -> Result<u64, VerifyError> {
     let malformed = || VerifyError::MalformedTimestamp {
         value: truncate_for_message(value),
     };
-    if !value.bytes().all(|b| b.is_ascii_digit()) {
+    // The signed text is the header's exact digits, and the signer never writes a leading
+    // zero, so "01778487262" would verify against the wrong bytes: reject it.
+    let has_leading_zero = value.len() > 1 && value.starts_with('0');
+    if !value.bytes().all(|b| b.is_ascii_digit()) || has_leading_zero {
         return Err(malformed());
     }
     value.parse::<u64>().map_err(|_| malformed())

@@ -66,11 +66,12 @@ fn verify_tolerance_edges() {
 fn verify_distinguishes_malformed_inputs() {
     let key = SigningKey::new(SECRET);
     let good = key.sign(1, b"x");
-    let cases: [(Option<&str>, Option<&str>, &str); 8] = [
+    let cases: [(Option<&str>, Option<&str>, &str); 9] = [
         (None, Some(good.as_str()), "missing"),
         (Some(""), Some(good.as_str()), "missing"),
         (Some("12a"), Some(good.as_str()), "malformed"),
         (Some("-5"), Some(good.as_str()), "malformed"),
+        (Some("01"), Some(good.as_str()), "malformed"),
         (
             Some("99999999999999999999999"),
             Some(good.as_str()),
@@ -240,19 +241,24 @@ fn verify_accepts_reference_signature() {
 }
 
 #[test]
-fn verify_accepts_leading_zero_timestamp() {
+fn verify_rejects_leading_zero_timestamp() {
+    // A receiver that signs the header's text would compute a different HMAC for
+    // "01700000000" than for "1700000000", so the verifier accepts only the canonical form.
     for (backend, key) in keys_per_backend(SECRET) {
         for len in [0, 64, 256] {
             let body = patterned_body(len);
             let signature = key.sign(1_700_000_000, &body);
+            let result = key.verify(
+                Some("01700000000"),
+                Some(signature.as_str()),
+                &body,
+                1_700_000_000,
+            );
             assert_eq!(
-                key.verify(
-                    Some("01700000000"),
-                    Some(signature.as_str()),
-                    &body,
-                    1_700_000_000
-                ),
-                Ok(1_700_000_000),
+                result,
+                Err(VerifyError::MalformedTimestamp {
+                    value: "01700000000".to_owned()
+                }),
                 "{backend}: body length {len}"
             );
         }
