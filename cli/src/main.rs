@@ -36,9 +36,9 @@ enum Command {
     Verify(verify::Args),
     /// Print when each attempt of a failing delivery starts under the default retry policy.
     Schedule(schedule::Args),
-    /// Check a webhook receiver against the delivery contract. Exits 0 when every must-check
-    /// passes, 1 when a check fails, 2 for invalid usage, 3 when the target cannot be
-    /// reached or rejects a valid delivery.
+    /// Check a webhook receiver against the delivery contract. Exits 0 when no must-check
+    /// failed (skipped ones are listed), 1 when a check fails, 2 for invalid usage, 3 when the
+    /// target cannot be reached, rejects a valid delivery or a check cannot be graded.
     Conformance(conformance::Args),
     /// Serve the reference receiver, with its idempotency probe, on a loopback address.
     Receive(receive::Args),

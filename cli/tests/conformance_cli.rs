@@ -359,6 +359,286 @@ fn receive_refuses_non_loopback() {
     );
 }
 
+#[test]
+fn junit_in_missing_directory_exits_2_before_run() {
+    let junit_dir = tempfile_dir();
+    let junit_path = junit_dir.join("missing").join("conformance.xml");
+    let output = hooks(&[
+        "conformance",
+        "--url",
+        "http://127.0.0.1:9/webhooks",
+        "--junit",
+        junit_path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains(junit_path.to_str().unwrap()),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("does not exist"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("running"), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    std::fs::remove_dir_all(junit_dir).unwrap();
+}
+
+#[test]
+fn junit_write_failure_matches_printed_status() {
+    // Opening /dev/full succeeds and every write to it fails with "no space left".
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let reference = ReferenceProcess::start();
+    let text = hooks(&[
+        "conformance",
+        "--url",
+        &reference.url,
+        "--only",
+        "sig.001",
+        "--junit",
+        "/dev/full",
+    ]);
+    assert_eq!(text.status.code(), Some(2), "{}", stderr(&text));
+    assert!(
+        stdout(&text).contains("(exit status 2)"),
+        "{}",
+        stdout(&text)
+    );
+    assert!(stderr(&text).contains("/dev/full"), "{}", stderr(&text));
+
+    let json = hooks(&[
+        "conformance",
+        "--url",
+        &reference.url,
+        "--only",
+        "sig.001",
+        "--junit",
+        "/dev/full",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.status.code(), Some(2), "{}", stderr(&json));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["exit_code"], 2);
+    let output_error = report["output_error"].as_str().unwrap();
+    assert!(output_error.contains("/dev/full"), "{output_error}");
+}
+
+#[test]
+fn probe_answering_404_is_an_error() {
+    let reference = ReferenceProcess::start();
+    let wrong_probe = reference.probe_url.replace("/probe", "/no-such-probe");
+    let output = hooks(&[
+        "conformance",
+        "--url",
+        &reference.url,
+        "--probe-url",
+        &wrong_probe,
+        "--only",
+        "idem.*",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let verdict = |id: &str| {
+        results.iter().find(|r| r["id"] == id).unwrap()["verdict"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(verdict("idem.003"), "error");
+    assert_eq!(verdict("idem.004"), "error");
+    assert_eq!(verdict("idem.005"), "error");
+    // A forged delivery is rejected, so a 404 for it matches "never applied".
+    assert_eq!(verdict("idem.006"), "pass");
+    assert_eq!(report["counts"]["fail"], 0);
+
+    let idem005 = results.iter().find(|r| r["id"] == "idem.005").unwrap();
+    let observed = idem005["observed"].as_str().unwrap();
+    assert!(observed.contains("answered 404"), "{observed}");
+    assert!(observed.contains(&wrong_probe), "{observed}");
+    assert!(observed.contains("check --probe-url"), "{observed}");
+}
+
+#[test]
+fn skipped_must_checks_are_named_in_result() {
+    let reference = ReferenceProcess::start();
+    let output = hooks(&["conformance", "--url", &reference.url, "--only", "idem.*"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("Result: conforming, 2 must-checks skipped: no --probe-url (exit status 0)"),
+        "{text}"
+    );
+
+    let json = hooks(&[
+        "conformance",
+        "--url",
+        &reference.url,
+        "--only",
+        "idem.*",
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        report["skipped_gating_checks"],
+        serde_json::json!(["idem.005", "idem.006"])
+    );
+}
+
+#[test]
+fn preflight_only_selection_exits_2() {
+    let output = hooks(&[
+        "conformance",
+        "--url",
+        "http://127.0.0.1:9/webhooks",
+        "--only",
+        "pre.*",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("selection is empty"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("aresgen-hooks conformance list"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn skipping_everything_names_fix() {
+    let output = hooks(&[
+        "conformance",
+        "--url",
+        "http://127.0.0.1:9/webhooks",
+        "--skip",
+        "*",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("select at least one other check"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("aresgen-hooks conformance list"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn json_body_excerpt_is_decoded_once() {
+    let (_runtime, receiver) = faulty(Fault::NoTimestampCheck);
+    let output = hooks(&[
+        "conformance",
+        "--url",
+        &receiver.url(),
+        "--only",
+        "ts.004",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let ts004 = results.iter().find(|r| r["id"] == "ts.004").unwrap();
+    let excerpt = ts004["exchange"]["outcome"]["body_excerpt"]
+        .as_str()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(excerpt).expect("the excerpt is JSON");
+    assert_eq!(body["status"], "accepted");
+}
+
+#[test]
+fn blocked_reason_names_unreachable_target() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
+    drop(listener);
+    let output = hooks(&["conformance", "--url", &url, "--timeout", "2s"]);
+    assert_eq!(output.status.code(), Some(3));
+    let text = stdout(&output);
+    assert!(text.contains("the target could not be reached"), "{text}");
+    assert!(!text.contains("rejects every request"), "{text}");
+    assert!(!text.contains("rejected a correctly signed"), "{text}");
+}
+
+#[test]
+fn blocked_reason_names_rejected_delivery() {
+    let (_runtime, receiver) = faulty(Fault::RejectsEverything);
+    let output = hooks(&["conformance", "--url", &receiver.url()]);
+    assert_eq!(output.status.code(), Some(3));
+    let text = stdout(&output);
+    assert!(
+        text.contains("the target rejected a correctly signed delivery: pre.002 got 401"),
+        "{text}"
+    );
+    assert!(!text.contains("could not be reached"), "{text}");
+}
+
+#[test]
+fn slow_threshold_not_below_timeout_exits_2() {
+    for (slow, timeout) in [("5s", "1s"), ("2s", "2s")] {
+        let output = hooks(&[
+            "conformance",
+            "--url",
+            "http://127.0.0.1:9/webhooks",
+            "--slow-threshold",
+            slow,
+            "--timeout",
+            timeout,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{slow} {timeout}");
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!("--slow-threshold {slow}")),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("--timeout {timeout}")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn receive_secret_errors_match_sign() {
+    let run = |args: &[&str]| {
+        Command::new(BINARY)
+            .args(args)
+            .env_remove("ARESGEN_SECRET")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let receive = run(&["receive", "--listen", "127.0.0.1:0"]);
+    let sign = run(&["sign", "--timestamp", "1"]);
+    assert_eq!(receive.status.code(), Some(2));
+    assert_eq!(stderr(&receive), stderr(&sign));
+
+    let dir = tempfile_dir();
+    let empty = dir.join("empty-secret");
+    std::fs::write(&empty, "\n").unwrap();
+    let empty = empty.to_str().unwrap();
+    let receive = run(&["receive", "--listen", "127.0.0.1:0", "--secret-file", empty]);
+    let sign = run(&["sign", "--timestamp", "1", "--secret-file", empty]);
+    assert_eq!(receive.status.code(), Some(2));
+    assert!(stderr(&receive).contains(empty), "{}", stderr(&receive));
+    assert_eq!(stderr(&receive), stderr(&sign));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Creates a fresh directory under the target's temporary directory.
 fn tempfile_dir() -> std::path::PathBuf {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));

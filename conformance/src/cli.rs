@@ -5,11 +5,15 @@ use crate::catalog::Catalog;
 use crate::runner::{SuiteConfig, exit, run_suite};
 use crate::{receiver, report, selection};
 use clap::{Args, Subcommand, ValueEnum};
+use delivery_core::SigningKey;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// Slow threshold used without `--slow-threshold` when `--timeout` is longer.
+const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_secs(2);
 
 /// Environment variable that carries the endpoint secret.
 pub const SECRET_ENV: &str = "ARESGEN_SECRET";
@@ -49,7 +53,8 @@ pub struct RunArgs {
     /// Delivery URL of the receiver under test, e.g. http://127.0.0.1:8787/webhooks.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// File that contains the endpoint secret. Without it the secret is read from ARESGEN_SECRET.
+    /// File that contains the endpoint secret. One trailing newline (LF or CRLF) is removed.
+    /// Without it the secret is read from ARESGEN_SECRET.
     #[arg(long, value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
     /// Base URL of the receiver's idempotency probe: GET <URL>/<event id> returns
@@ -67,9 +72,11 @@ pub struct RunArgs {
     /// seconds).
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Response time above which a valid delivery counts as slow (check resp.002).
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
-    pub slow_threshold: Duration,
+    /// Response time above which a valid delivery counts as slow (check resp.002), in the
+    /// same form as --timeout and smaller than it. Default 2s, or half of --timeout when the
+    /// timeout is 2s or less.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub slow_threshold: Option<Duration>,
     /// Grade missed `should` requirements as failures instead of warnings.
     #[arg(long)]
     pub strict: bool,
@@ -81,7 +88,7 @@ pub struct RunArgs {
     pub junit: Option<PathBuf>,
 }
 
-/// Arguments of `aresgen-hooks receive`.
+/// Arguments of `aresgen-hooks receive`, except the secret, which the caller loads.
 #[derive(Debug, Args)]
 pub struct ReceiveArgs {
     /// Address to listen on, as IP:PORT. Port 0 picks a free port.
@@ -90,9 +97,6 @@ pub struct ReceiveArgs {
     /// Allow an address other than loopback, which exposes the receiver to the network.
     #[arg(long)]
     pub allow_non_loopback: bool,
-    /// File that contains the endpoint secret. Without it the secret is read from ARESGEN_SECRET.
-    #[arg(long, value_name = "PATH")]
-    pub secret_file: Option<PathBuf>,
 }
 
 /// Parses `15s`, `500ms`, `1.5s`, `2m` or a bare number of seconds.
@@ -121,21 +125,68 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Reads the secret from `--secret-file` or, without it, from `ARESGEN_SECRET`. The secret is
 /// never taken from the command line, where other users could read it in the process list.
+///
+/// The rules and messages match those of `aresgen-hooks sign` and `verify`: one trailing LF or
+/// CRLF is removed from a file, the environment variable is taken whole, and errors name the
+/// source and the fix, never the secret.
 pub fn read_secret(secret_file: Option<&Path>) -> Result<String, String> {
     let secret = match secret_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|error| format!("cannot read secret file {}: {error}", path.display()))?
-            .trim_end_matches(['\r', '\n'])
-            .to_owned(),
-        None => std::env::var(SECRET_ENV)
-            .map_err(|_| format!("missing secret: set {SECRET_ENV} or pass --secret-file PATH"))?,
+        Some(path) => read_secret_file(path)?,
+        None => read_secret_env(std::env::var_os(SECRET_ENV))?,
     };
-    if secret.is_empty() {
-        return Err(format!(
-            "the secret is empty: set {SECRET_ENV} or put the endpoint secret in the --secret-file"
-        ));
+    if secret.trim() != secret {
+        eprintln!(
+            "warning: the secret starts or ends with whitespace, which is part of the key; \
+             check that this is intended"
+        );
     }
     Ok(secret)
+}
+
+fn read_secret_env(value: Option<std::ffi::OsString>) -> Result<String, String> {
+    let Some(value) = value else {
+        return Err(format!(
+            "no secret given: set the {SECRET_ENV} environment variable or pass --secret-file PATH"
+        ));
+    };
+    let text = value
+        .into_string()
+        .map_err(|_| format!("{SECRET_ENV} is not valid UTF-8: the secret must be text"))?;
+    if text.is_empty() {
+        return Err(format!(
+            "{SECRET_ENV} is set but empty: set it to the endpoint secret or pass --secret-file PATH"
+        ));
+    }
+    Ok(text)
+}
+
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|error| {
+        format!(
+            "failed to read secret file {}: {error}: check the path and its permissions",
+            path.display()
+        )
+    })?;
+    let mut text = String::from_utf8(bytes).map_err(|_| {
+        format!(
+            "secret file {} is not valid UTF-8: the secret must be text",
+            path.display()
+        )
+    })?;
+    // One line end is removed, as editors and `echo` append one.
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err(format!(
+            "secret file {} is empty: write the endpoint secret into it",
+            path.display()
+        ));
+    }
+    Ok(text)
 }
 
 /// Checks that `value` is an absolute http or https URL with a host.
@@ -207,9 +258,28 @@ fn run_checks(catalog: &Catalog, args: RunArgs) -> ExitCode {
         Ok(selected) => selected,
         Err(error) => return usage_error(&error.to_string()),
     };
+    let slow_threshold = match args.slow_threshold {
+        Some(slow_threshold) if slow_threshold >= args.timeout => {
+            return usage_error(&format!(
+                "--slow-threshold {slow_threshold:?} is not smaller than --timeout {:?}: a delivery slower than the timeout gets no response at all, so pass a slow threshold below the timeout",
+                args.timeout
+            ));
+        }
+        Some(slow_threshold) => slow_threshold,
+        None if args.timeout > DEFAULT_SLOW_THRESHOLD => DEFAULT_SLOW_THRESHOLD,
+        None => args.timeout / 2,
+    };
     let secret = match read_secret(args.secret_file.as_deref()) {
         Ok(secret) => secret,
         Err(message) => return usage_error(&message),
+    };
+    // The JUnit file is created before any check runs, so a bad path costs no run.
+    let mut junit_file = match &args.junit {
+        Some(path) => match create_report_file(path) {
+            Ok(file) => Some((path, file)),
+            Err(message) => return usage_error(&message),
+        },
+        None => None,
     };
 
     let config = SuiteConfig {
@@ -217,7 +287,7 @@ fn run_checks(catalog: &Catalog, args: RunArgs) -> ExitCode {
         secret,
         probe_url: args.probe_url,
         timeout: args.timeout,
-        slow_threshold: args.slow_threshold,
+        slow_threshold,
         strict: args.strict,
     };
     let preflight = catalog
@@ -247,7 +317,21 @@ fn run_checks(catalog: &Catalog, args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::UNREACHABLE);
         }
     };
-    let run_report = runtime.block_on(run_suite(catalog, &selected, &config));
+    let mut run_report = runtime.block_on(run_suite(catalog, &selected, &config));
+
+    // The JUnit file is written before stdout, so the printed exit status includes a
+    // failed write.
+    if let Some((path, file)) = &mut junit_file {
+        let written = file
+            .write_all(report::junit(&run_report).as_bytes())
+            .and_then(|()| file.flush());
+        if let Err(error) = written {
+            run_report.output_error = Some(format!(
+                "cannot write the JUnit report to {}: {error}",
+                path.display()
+            ));
+        }
+    }
 
     let rendered = match args.format {
         Format::Text => report::text(&run_report),
@@ -260,22 +344,36 @@ fn run_checks(catalog: &Catalog, args: RunArgs) -> ExitCode {
     {
         eprintln!("error: cannot write the report to stdout: {error}");
     }
-    if let Some(path) = &args.junit
-        && let Err(error) = std::fs::write(path, report::junit(&run_report))
-    {
-        return usage_error(&format!(
-            "cannot write the JUnit report to {}: {error}",
-            path.display()
-        ));
-    }
 
-    let code = run_report.exit_code();
+    if let Some(error) = &run_report.output_error {
+        eprintln!("error: {error}");
+    }
     if !run_report.preflight_passed {
         eprintln!(
             "error: the preflight failed, so no other check ran; see the pre.* lines of the report"
         );
     }
-    ExitCode::from(code)
+    ExitCode::from(run_report.exit_code())
+}
+
+/// Creates (or truncates) a report file, with an error that names the path and the fix.
+fn create_report_file(path: &Path) -> Result<std::fs::File, String> {
+    if let Some(directory) = path.parent()
+        && !directory.as_os_str().is_empty()
+        && !directory.is_dir()
+    {
+        return Err(format!(
+            "cannot create the JUnit report {}: the directory {} does not exist: create it or pass another --junit path",
+            path.display(),
+            directory.display()
+        ));
+    }
+    std::fs::File::create(path).map_err(|error| {
+        format!(
+            "cannot create the JUnit report {}: {error}: check the path and its permissions",
+            path.display()
+        )
+    })
 }
 
 /// Renders `conformance list`: one line per check, grouped by category.
@@ -318,8 +416,12 @@ pub fn explain_text(catalog: &Catalog, id: &str) -> Option<String> {
     Some(out)
 }
 
-/// Runs `aresgen-hooks receive` until interrupted.
-pub fn run_receive(args: ReceiveArgs) -> ExitCode {
+/// Runs `aresgen-hooks receive` until interrupted. `load_key` loads the endpoint secret
+/// after the listen address is validated, and its error is printed as a usage error.
+pub fn run_receive(
+    args: ReceiveArgs,
+    load_key: impl FnOnce() -> Result<SigningKey, String>,
+) -> ExitCode {
     let addr: SocketAddr = match args.listen.parse() {
         Ok(addr) => addr,
         Err(_) => {
@@ -334,8 +436,8 @@ pub fn run_receive(args: ReceiveArgs) -> ExitCode {
             "refusing to listen on {addr}: it is not a loopback address, so anyone who can reach it could send deliveries; pass --allow-non-loopback to listen there anyway"
         ));
     }
-    let secret = match read_secret(args.secret_file.as_deref()) {
-        Ok(secret) => secret,
+    let key = match load_key() {
+        Ok(key) => key,
         Err(message) => return usage_error(&message),
     };
 
@@ -358,10 +460,10 @@ pub fn run_receive(args: ReceiveArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve_reference(addr, &secret))
+    runtime.block_on(serve_reference(addr, key))
 }
 
-async fn serve_reference(addr: SocketAddr, secret: &str) -> ExitCode {
+async fn serve_reference(addr: SocketAddr, key: SigningKey) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -383,7 +485,7 @@ async fn serve_reference(addr: SocketAddr, secret: &str) -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("interrupt received; stopping");
     };
-    match axum::serve(listener, receiver::router(secret))
+    match axum::serve(listener, receiver::router_with_key(key))
         .with_graceful_shutdown(shutdown)
         .await
     {

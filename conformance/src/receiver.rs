@@ -106,10 +106,15 @@ struct ReceiverState {
 /// Builds the reference receiver's routes and starts its worker task. Call it inside a
 /// Tokio runtime.
 pub fn router(secret: &str) -> Router {
+    router_with_key(SigningKey::new(secret))
+}
+
+/// Builds the reference receiver's routes for a key built by the caller, as [`router`] does.
+pub fn router_with_key(key: SigningKey) -> Router {
     let (queue, events) = mpsc::channel(QUEUE_CAPACITY);
     tokio::spawn(process_events(events));
     let state = ReceiverState {
-        key: SigningKey::new(secret),
+        key,
         store: DedupeStore::default(),
         queue,
     };

@@ -1,6 +1,7 @@
 //! Reports of a run: readable text, JSON and JUnit XML.
 
-use crate::runner::{RunReport, exit};
+use crate::catalog::Severity;
+use crate::runner::{NO_PROBE_REASON, RunReport, exit};
 use crate::verdict::Verdict;
 use std::fmt::Write as _;
 
@@ -101,17 +102,82 @@ pub fn text(report: &RunReport) -> String {
         counts.error,
         report.duration_ms
     );
-    let code = report.exit_code();
-    let outcome = match code {
-        exit::PASSED => "conforming",
-        exit::FAILED => "not conforming: a check failed",
-        _ if !report.preflight_passed => {
-            "not tested: the target could not be reached or rejected the positive control"
-        }
-        _ => "incomplete: a check could not be completed",
-    };
-    let _ = writeln!(out, "Result: {outcome} (exit status {code})");
+    let _ = writeln!(
+        out,
+        "Result: {} (exit status {})",
+        outcome(report),
+        report.exit_code()
+    );
     out
+}
+
+/// Describes the result of the run in one line, to match [`RunReport::exit_code`].
+pub fn outcome(report: &RunReport) -> String {
+    if let Some(error) = &report.output_error {
+        return format!("report incomplete: {error}");
+    }
+    match report.exit_code() {
+        exit::PASSED => {
+            let skipped = skipped_gating_checks(report);
+            if skipped.is_empty() {
+                return "conforming".to_owned();
+            }
+            let mut reasons: Vec<&str> = skipped.iter().map(|(_, reason)| *reason).collect();
+            reasons.sort_unstable();
+            reasons.dedup();
+            let kind = if report.strict {
+                "must- or should-check"
+            } else {
+                "must-check"
+            };
+            format!(
+                "conforming, {} {kind}{} skipped: {}",
+                skipped.len(),
+                if skipped.len() == 1 { "" } else { "s" },
+                reasons.join("; ")
+            )
+        }
+        exit::FAILED => "not conforming: a check failed".to_owned(),
+        _ if !report.preflight_passed => {
+            let unreachable = report.results.iter().any(|result| {
+                result.category == crate::catalog::PREFLIGHT_CATEGORY
+                    && result.verdict != Verdict::Pass
+                    && result
+                        .exchange
+                        .as_ref()
+                        .and_then(|exchange| exchange.outcome.status())
+                        .is_none()
+            });
+            if unreachable {
+                "not tested: the target could not be reached".to_owned()
+            } else {
+                "not tested: the target rejected a correctly signed delivery".to_owned()
+            }
+        }
+        _ => "incomplete: a check could not be completed".to_owned(),
+    }
+}
+
+/// Returns the skipped checks whose failure would have failed the run (`must` checks, and
+/// `should` checks under `--strict`), each with a short reason.
+pub fn skipped_gating_checks(report: &RunReport) -> Vec<(&str, &str)> {
+    report
+        .results
+        .iter()
+        .filter(|result| result.verdict == Verdict::Skip)
+        .filter(|result| {
+            result.severity == Severity::Must
+                || (report.strict && result.severity == Severity::Should)
+        })
+        .map(|result| {
+            let reason = match result.reason.as_deref() {
+                Some(NO_PROBE_REASON) => "no --probe-url",
+                Some(reason) => reason,
+                None => "no reason given",
+            };
+            (result.id.as_str(), reason)
+        })
+        .collect()
 }
 
 /// Renders the machine-readable report.
@@ -138,6 +204,12 @@ pub fn json(report: &RunReport) -> String {
         "duration_ms": report.duration_ms,
         "preflight_passed": report.preflight_passed,
         "exit_code": report.exit_code(),
+        "result": outcome(report),
+        "output_error": report.output_error,
+        "skipped_gating_checks": skipped_gating_checks(report)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>(),
         "counts": report.counts(),
         "results": results,
     });

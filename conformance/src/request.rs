@@ -40,12 +40,11 @@ impl PreparedRequest {
     /// Renders a `curl` command that sends the same bytes. Only the request is shown: the
     /// endpoint secret appears nowhere in it.
     pub fn to_curl(&self, url: &str) -> String {
+        let body_command = self.body_command();
         let mut command = String::new();
-        let body_shown = self.body.len() <= CURL_BODY_LIMIT;
-        if body_shown {
-            command.push_str("printf '");
-            command.push_str(&printf_format(&self.body));
-            command.push_str("' | ");
+        if let Some(body_command) = &body_command {
+            command.push_str(body_command);
+            command.push_str(" | ");
         }
         command.push_str("curl -sS -i -X POST ");
         command.push_str(&shell_quote(url));
@@ -59,16 +58,89 @@ impl PreparedRequest {
             command.push_str(" -H ");
             command.push_str(&shell_quote(&header));
         }
-        if body_shown {
+        if body_command.is_some() {
             command.push_str(" --data-binary @-");
         } else {
             command.push_str(&format!(
-                " --data-binary @body.json  # the {}-byte body is not shown",
+                "  # incomplete: the {}-byte body is too long to show; rerun the check with --only and its id",
                 self.body.len()
             ));
         }
         command
     }
+
+    /// Returns a shell command that writes the body to stdout, or `None` when the body is
+    /// too long to show.
+    ///
+    /// A body up to [`CURL_BODY_LIMIT`] bytes is written with one `printf`. A longer body
+    /// whose bulk repeats one short ASCII unit, such as a padded event, is written as the
+    /// text before the repeats, `yes UNIT | tr -d '\n' | head -c N`, and the text after.
+    pub fn body_command(&self) -> Option<String> {
+        let body = &self.body[..];
+        if body.len() <= CURL_BODY_LIMIT {
+            return Some(format!("printf '{}'", printf_format(body)));
+        }
+        let run = longest_repeat(body)?;
+        let before = &body[..run.start];
+        let after = &body[run.start + run.len..];
+        if before.len() + after.len() > CURL_BODY_LIMIT {
+            return None;
+        }
+        let unit = std::str::from_utf8(&body[run.start..run.start + run.period]).ok()?;
+        // `yes` would read a unit that starts with `-` as an option.
+        if unit.starts_with('-') {
+            return None;
+        }
+        Some(format!(
+            "{{ printf '{}'; yes {} | tr -d '\\n' | head -c {}; printf '{}'; }}",
+            printf_format(before),
+            shell_quote(unit),
+            run.len,
+            printf_format(after)
+        ))
+    }
+}
+
+/// A stretch of a body that repeats one unit: `len` bytes from `start`, each equal to the
+/// byte `period` before it, after the first unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Repeat {
+    start: usize,
+    period: usize,
+    len: usize,
+}
+
+/// Maximum length, in bytes, of the unit that [`longest_repeat`] looks for.
+const MAX_REPEAT_UNIT: usize = 128;
+
+/// Finds the longest stretch of `body` that repeats a unit of printable ASCII other than
+/// `'` and `\\`, so the unit can be passed to `yes` in single quotes.
+fn longest_repeat(body: &[u8]) -> Option<Repeat> {
+    let mut best: Option<Repeat> = None;
+    for period in 1..=MAX_REPEAT_UNIT.min(body.len() / 2) {
+        let mut start = 0;
+        for index in 0..=body.len() - period {
+            let continues = index + period < body.len()
+                && body[index] == body[index + period]
+                && is_plain_unit_byte(body[index]);
+            if continues {
+                continue;
+            }
+            // body[start..index + period] repeats the unit body[start..start + period]. With
+            // at least two units, the unit lies within body[start..index], whose bytes all
+            // passed `is_plain_unit_byte`.
+            let len = index + period - start;
+            if len >= 2 * period && best.is_none_or(|best| len > best.len) {
+                best = Some(Repeat { start, period, len });
+            }
+            start = index + 1;
+        }
+    }
+    best
+}
+
+fn is_plain_unit_byte(byte: u8) -> bool {
+    (0x20..0x7f).contains(&byte) && byte != b'\'' && byte != b'\\'
 }
 
 /// Builds requests with fresh event ids.
@@ -475,6 +547,64 @@ mod tests {
         assert!(curl.contains(r"it'\''s 100%%\\\\"), "{curl}");
         assert!(curl.contains(r"\r\n' | curl"), "{curl}");
         assert!(!curl.contains(SECRET));
+    }
+
+    /// Runs a body command in `sh` and returns what it writes.
+    fn run_body_command(command: &str) -> Vec<u8> {
+        let output = std::process::Command::new("sh")
+            .args(["-c", command])
+            .output()
+            .expect("sh runs");
+        assert!(output.status.success(), "{command}");
+        output.stdout
+    }
+
+    #[test]
+    fn body_command_regenerates_padded_body() {
+        let mut factory = factory();
+        let body = factory.body(
+            &BodySpec::PaddedTo(delivery_core::MAX_BODY_BYTES),
+            NOW_MILLIS,
+        );
+        let request = factory.signed(&body, NOW_MILLIS / 1000);
+        let command = request.body_command().expect("a padded body repeats");
+        assert!(command.len() < 2 * 1024, "{command}");
+        assert_eq!(run_body_command(&command), &body.bytes[..]);
+        let curl = request.to_curl("http://127.0.0.1:9/hooks");
+        assert!(curl.contains("| head -c "), "{curl}");
+        assert!(curl.ends_with("--data-binary @-"), "{curl}");
+    }
+
+    #[test]
+    fn body_command_prints_short_body() {
+        let mut factory = factory();
+        let body = factory.body(
+            &BodySpec::Text("{\"id\":\"{{id}}\",\"q\":\"it's 100%\\\\\"}\r\n".to_owned()),
+            NOW_MILLIS,
+        );
+        let request = factory.signed(&body, NOW_MILLIS / 1000);
+        let command = request.body_command().unwrap();
+        assert_eq!(run_body_command(&command), &body.bytes[..]);
+    }
+
+    #[test]
+    fn long_body_without_repeats_is_not_shown() {
+        let mut factory = factory();
+        let body = factory.body(&BodySpec::Sample, NOW_MILLIS);
+        let mut request = factory.signed(&body, NOW_MILLIS / 1000);
+        // Bytes from a linear congruential generator, with no repeating stretch.
+        let mut state: u32 = 1;
+        let noise: Vec<u8> = (0..CURL_BODY_LIMIT * 2)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                b'a' + (state >> 16) as u8 % 26
+            })
+            .collect();
+        request.body = Arc::from(noise);
+        assert_eq!(request.body_command(), None);
+        let curl = request.to_curl("http://127.0.0.1:9/hooks");
+        assert!(curl.contains("too long to show"), "{curl}");
+        assert!(!curl.contains("@body.json"), "{curl}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
-/// Bytes of a response body kept for reports.
+/// Characters of a response body kept for reports.
 const EXCERPT_CHARS: usize = 200;
 /// Bytes of a response body read at most.
 const MAX_RESPONSE_READ: usize = 64 * 1024;
@@ -20,6 +20,9 @@ const MAX_RESPONSE_READ: usize = 64 * 1024;
 /// right after responding.
 const PROBE_SETTLE: Duration = Duration::from_secs(1);
 const PROBE_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Reason given for a check skipped because no `--probe-url` was passed.
+pub const NO_PROBE_REASON: &str = "needs the receiver's idempotency probe: pass --probe-url, where GET <probe-url>/<event id> returns {\"applied\": N}";
 
 /// Settings of one run.
 #[derive(Debug, Clone)]
@@ -71,15 +74,20 @@ pub struct RunReport {
     /// Whether every preflight check passed; when not, every other check is blocked.
     pub preflight_passed: bool,
     pub results: Vec<CheckResult>,
+    /// Why a report file could not be written after the run. When set, the exit status is
+    /// [`exit::USAGE`], and the printed report shows that status and the error.
+    pub output_error: Option<String>,
 }
 
 /// Exit statuses of `aresgen-hooks conformance`.
 pub mod exit {
-    /// Every `must` check passed (and every `should` check under `--strict`).
+    /// No `must` check failed (nor a `should` check under `--strict`). Skipped checks do not
+    /// count as failed, and the report's result line names how many `must` checks were skipped.
     pub const PASSED: u8 = 0;
     /// A check failed.
     pub const FAILED: u8 = 1;
-    /// Invalid usage: an unknown option, a bad URL, an empty selection, a missing secret.
+    /// Invalid usage: an unknown option, a bad URL, an empty selection, a missing secret, or
+    /// a JUnit file that cannot be written.
     pub const USAGE: u8 = 2;
     /// The target could not be reached, the positive control failed, or a check could not
     /// be completed.
@@ -114,11 +122,14 @@ impl RunReport {
         counts
     }
 
-    /// Returns the exit status: 3 when the preflight failed or a check could not be
-    /// completed, else 1 when a check failed, else 0.
+    /// Returns the exit status: 2 when a report file could not be written, else 3 when the
+    /// preflight failed or a check could not be completed, else 1 when a check failed,
+    /// else 0.
     pub fn exit_code(&self) -> u8 {
         let counts = self.counts();
-        if !self.preflight_passed || counts.error > 0 {
+        if self.output_error.is_some() {
+            exit::USAGE
+        } else if !self.preflight_passed || counts.error > 0 {
             exit::UNREACHABLE
         } else if counts.fail > 0 {
             exit::FAILED
@@ -162,13 +173,7 @@ pub async fn run_suite(catalog: &Catalog, selected: &[String], config: &SuiteCon
     let control_failure = results
         .iter()
         .find(|result| result.verdict != Verdict::Pass)
-        .map(|result| {
-            format!(
-                "blocked because the positive control {} did not pass ({}); a receiver that rejects every request would pass this check",
-                result.id,
-                result.observed.as_deref().unwrap_or("no result")
-            )
-        });
+        .map(blocked_reason);
 
     let rest: Vec<&Check> = catalog
         .checks
@@ -203,6 +208,28 @@ pub async fn run_suite(catalog: &Catalog, selected: &[String], config: &SuiteCon
         duration_ms: started.elapsed().as_millis() as u64,
         preflight_passed: control_failure.is_none(),
         results,
+        output_error: None,
+    }
+}
+
+/// Describes why the other checks are blocked, by the preflight check that did not pass.
+fn blocked_reason(failed: &CheckResult) -> String {
+    let observed = failed.observed.as_deref().unwrap_or("no result");
+    if failed
+        .exchange
+        .as_ref()
+        .and_then(|e| e.outcome.status())
+        .is_none()
+    {
+        format!(
+            "blocked because the target could not be reached: {} got no HTTP response ({observed})",
+            failed.id
+        )
+    } else {
+        format!(
+            "blocked because the target rejected a correctly signed delivery: {} got {observed}, and a receiver that rejects every request would pass the rejection checks",
+            failed.id
+        )
     }
 }
 
@@ -281,10 +308,7 @@ impl<'a> Runner<'a> {
         if check.probe_applied.is_some() && self.config.probe_url.is_none() {
             return CheckResult {
                 verdict: Verdict::Skip,
-                reason: Some(
-                    "needs the receiver's idempotency probe: pass --probe-url, where GET <probe-url>/<event id> returns {\"applied\": N}"
-                        .to_owned(),
-                ),
+                reason: Some(NO_PROBE_REASON.to_owned()),
                 ..CheckResult::new(check)
             };
         }
@@ -292,7 +316,13 @@ impl<'a> Runner<'a> {
         let (steps, event_id) = self.run_steps(check).await;
         let mut steps = steps;
         if let (Some(expected), Some(event_id)) = (check.probe_applied, event_id) {
-            steps.push(self.probe_step(check, &event_id, expected).await);
+            let accepted = steps.iter().any(|step| {
+                step.exchange
+                    .as_ref()
+                    .and_then(|exchange| exchange.outcome.status())
+                    .is_some_and(|status| (200..=299).contains(&status))
+            });
+            steps.push(self.probe_step(check, &event_id, expected, accepted).await);
         }
 
         let mut result = CheckResult::new(check);
@@ -533,7 +563,17 @@ impl<'a> Runner<'a> {
     }
 
     /// Reads the probe until it reports `expected` or the settle time ends.
-    async fn probe_step(&self, check: &Check, event_id: &str, expected: u64) -> Step {
+    ///
+    /// `accepted` is true when the receiver responded to a delivery of the event with a 2xx.
+    /// A probe that still answers 404 for such an event is graded `error`, not as a receiver
+    /// failure, because a wrong `--probe-url` answers 404 for every id.
+    async fn probe_step(
+        &self,
+        check: &Check,
+        event_id: &str,
+        expected: u64,
+        accepted: bool,
+    ) -> Step {
         let base = self
             .config
             .probe_url
@@ -542,16 +582,17 @@ impl<'a> Runner<'a> {
         let url = format!("{}/{event_id}", base.trim_end_matches('/'));
         let deadline = Instant::now() + PROBE_SETTLE;
         loop {
-            let applied = match read_probe(&self.client, &url, self.config.timeout).await {
-                Ok(applied) => applied,
+            let reading = match read_probe(&self.client, &url, self.config.timeout).await {
+                Ok(reading) => reading,
                 Err(error) => {
                     return Step {
                         verdict: Verdict::Error,
-                        observed: format!("the probe GET {url} failed: {error}"),
+                        observed: format!("the probe GET {url} failed: {error}: check --probe-url"),
                         exchange: None,
                     };
                 }
             };
+            let applied = reading.applied();
             if applied == expected {
                 return Step {
                     verdict: Verdict::Pass,
@@ -560,6 +601,15 @@ impl<'a> Runner<'a> {
                 };
             }
             if applied > expected || Instant::now() >= deadline {
+                if reading == ProbeReading::NotFound && accepted {
+                    return Step {
+                        verdict: Verdict::Error,
+                        observed: format!(
+                            "the probe at {base} answered 404 for {event_id}, an event the receiver accepted with a 2xx: check --probe-url, or make the probe report accepted events"
+                        ),
+                        exchange: None,
+                    };
+                }
                 return Step {
                     verdict: missed(check.severity, self.config.strict),
                     observed: format!(
@@ -573,8 +623,30 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// Reads `{"applied": N}` from the probe. A 404 counts as never applied.
-async fn read_probe(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<u64, String> {
+/// One response of the idempotency probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeReading {
+    /// `200` with `{"applied": N}`.
+    Applied(u64),
+    /// `404`, which the probe contract counts as never applied.
+    NotFound,
+}
+
+impl ProbeReading {
+    fn applied(self) -> u64 {
+        match self {
+            ProbeReading::Applied(count) => count,
+            ProbeReading::NotFound => 0,
+        }
+    }
+}
+
+/// Reads `{"applied": N}` from the probe.
+async fn read_probe(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> Result<ProbeReading, String> {
     let response = client
         .get(url)
         .timeout(timeout)
@@ -583,7 +655,7 @@ async fn read_probe(client: &reqwest::Client, url: &str, timeout: Duration) -> R
         .map_err(|error| error_chain(&error))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(0);
+        return Ok(ProbeReading::NotFound);
     }
     if !status.is_success() {
         return Err(format!(
@@ -599,6 +671,7 @@ async fn read_probe(client: &reqwest::Client, url: &str, timeout: Duration) -> R
     value
         .get("applied")
         .and_then(serde_json::Value::as_u64)
+        .map(ProbeReading::Applied)
         .ok_or_else(|| format!("expected {{\"applied\": N}} with N a whole number, got {value}"))
 }
 
@@ -654,21 +727,14 @@ async fn send_request(
     }
 }
 
-/// Returns the start of a response body with control characters escaped.
+/// Returns the first [`EXCERPT_CHARS`] characters of a response body as text, with invalid
+/// UTF-8 replaced and `…` appended when the body is longer. Nothing is escaped here, so the
+/// JSON report carries the receiver's text after one decode.
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let mut out = String::new();
-    for (index, character) in text.chars().enumerate() {
-        if index == EXCERPT_CHARS {
-            out.push('…');
-            break;
-        }
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
+    let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
+    if text.chars().nth(EXCERPT_CHARS).is_some() {
+        out.push('…');
     }
     out
 }
@@ -686,4 +752,31 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_keeps_text_unescaped() {
+        assert_eq!(
+            excerpt(b"{\"status\":\"a\\b\"}\n"),
+            "{\"status\":\"a\\b\"}\n"
+        );
+    }
+
+    #[test]
+    fn excerpt_truncates_long_body() {
+        let body = "é".repeat(EXCERPT_CHARS + 1);
+        let text = excerpt(body.as_bytes());
+        assert_eq!(text.chars().count(), EXCERPT_CHARS + 1);
+        assert!(text.ends_with("é…"), "{text}");
+        assert_eq!(
+            excerpt("é".repeat(EXCERPT_CHARS).as_bytes())
+                .chars()
+                .count(),
+            EXCERPT_CHARS
+        );
+    }
 }

@@ -13,10 +13,12 @@ pub enum SelectionError {
         pattern: String,
     },
     #[error(
-        "pattern {pattern:?} in --skip matches preflight check {id}, which always runs because every other result depends on it"
+        "pattern {pattern:?} in --skip matches preflight check {id}, which always runs because every other result depends on it: narrow the pattern so that it leaves out the pre.* checks"
     )]
     SkipsPreflight { pattern: String, id: String },
-    #[error("the selection is empty: --only and --skip leave no check to run")]
+    #[error(
+        "the selection is empty: --only and --skip leave no check besides the preflight (pre.*) to run: select at least one other check, see `aresgen-hooks conformance list`"
+    )]
     Empty,
 }
 
@@ -24,7 +26,8 @@ pub enum SelectionError {
 ///
 /// A pattern is a check id in which `*` matches any run of characters, such as `sig.*` or
 /// `ts.004`. With no `--only` patterns every check is selected. A pattern that matches no
-/// check is an error, so a typo never silently changes the selection.
+/// check is an error, so a typo never silently changes the selection. The preflight always
+/// runs, so a selection of preflight checks alone is empty.
 pub fn select(
     catalog: &Catalog,
     only: &[String],
@@ -44,6 +47,18 @@ pub fn select(
             }
         }
     }
+    let selected: Vec<String> = catalog
+        .checks
+        .iter()
+        .filter(|check| check.category != PREFLIGHT_CATEGORY)
+        .filter(|check| only.is_empty() || only.iter().any(|p| matches(p, &check.id)))
+        .filter(|check| !skip.iter().any(|p| matches(p, &check.id)))
+        .map(|check| check.id.clone())
+        .collect();
+    // An empty selection is reported first, because its fix also covers `--skip '*'`.
+    if selected.is_empty() {
+        return Err(SelectionError::Empty);
+    }
     for pattern in skip {
         if let Some(check) = catalog
             .checks
@@ -55,17 +70,6 @@ pub fn select(
                 id: check.id.clone(),
             });
         }
-    }
-
-    let selected: Vec<String> = catalog
-        .checks
-        .iter()
-        .filter(|check| only.is_empty() || only.iter().any(|p| matches(p, &check.id)))
-        .filter(|check| !skip.iter().any(|p| matches(p, &check.id)))
-        .map(|check| check.id.clone())
-        .collect();
-    if selected.is_empty() {
-        return Err(SelectionError::Empty);
     }
     Ok(selected)
 }
@@ -129,6 +133,28 @@ mod tests {
         let catalog = Catalog::builtin().unwrap();
         let error = select(&catalog, &["sig.001".to_owned()], &["sig.*".to_owned()]).unwrap_err();
         assert_eq!(error, SelectionError::Empty);
+    }
+
+    #[test]
+    fn select_of_preflight_alone_is_empty() {
+        let catalog = Catalog::builtin().unwrap();
+        let error = select(&catalog, &["pre.*".to_owned()], &[]).unwrap_err();
+        assert_eq!(error, SelectionError::Empty);
+        assert!(error.to_string().contains("conformance list"), "{error}");
+    }
+
+    #[test]
+    fn select_skipping_everything_is_empty() {
+        let catalog = Catalog::builtin().unwrap();
+        let error = select(&catalog, &[], &["*".to_owned()]).unwrap_err();
+        assert_eq!(error, SelectionError::Empty);
+    }
+
+    #[test]
+    fn select_leaves_preflight_out_of_result() {
+        let catalog = Catalog::builtin().unwrap();
+        let selected = select(&catalog, &[], &[]).unwrap();
+        assert!(selected.iter().all(|id| !id.starts_with("pre.")));
     }
 
     #[test]

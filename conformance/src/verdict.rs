@@ -64,7 +64,7 @@ pub enum Outcome {
     Response {
         status: u16,
         elapsed_ms: u64,
-        /// The start of the response body, with control characters escaped.
+        /// The start of the response body as text, unescaped.
         body_excerpt: String,
         /// The `Location` header, if any.
         location: Option<String>,
@@ -113,7 +113,9 @@ impl fmt::Display for Outcome {
                 if body_excerpt.is_empty() {
                     write!(f, ", empty body")
                 } else {
-                    write!(f, ", body \"{body_excerpt}\"")
+                    // Debug formatting quotes the text and escapes quotes and control
+                    // characters, so the excerpt stays on one line.
+                    write!(f, ", body {body_excerpt:?}")
                 }
             }
             Outcome::TimedOut { after_ms } => write!(f, "no response within {after_ms} ms"),

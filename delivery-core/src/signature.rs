@@ -91,7 +91,9 @@ pub enum VerifyError {
     #[error("missing Aresgen-Timestamp header: send the attempt's Unix time in seconds")]
     MissingTimestamp,
     /// The timestamp is not a decimal integer of Unix seconds without leading zeros.
-    #[error("malformed Aresgen-Timestamp {value:?}: expected Unix seconds as a decimal integer without leading zeros")]
+    #[error(
+        "malformed Aresgen-Timestamp {value:?}: expected Unix seconds as a decimal integer without leading zeros"
+    )]
     MalformedTimestamp { value: String },
     /// The signature header is absent or empty.
     #[error("missing Aresgen-Signature header")]
