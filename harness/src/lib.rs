@@ -34,7 +34,7 @@ pub mod workload;
 pub use check::{Outcomes, Verdict, Violation};
 pub use report::{Report, Stats};
 pub use scenario::Scenario;
-pub use settings::Settings;
+pub use settings::{Settings, SettingsError};
 
 use check::Observations;
 use delivery_core::Config;
@@ -58,7 +58,9 @@ pub fn run(settings: &Settings) -> Report {
 }
 
 /// Runs one simulation. `progress` is called with the simulated time and the counters every
-/// six simulated hours.
+/// six simulated hours. Callers should first check `settings` with [`Settings::validate_for`]
+/// and `options.config`, because a run longer than the sender's retention reports violations
+/// that come from the pruned delivery log, not from the sender.
 pub fn run_with(
     settings: &Settings,
     options: &RunOptions,

@@ -39,7 +39,8 @@ pub struct Stats {
     pub runs: u64,
     pub simulated_ms: u64,
     pub events_published: u64,
-    /// Deliveries created by publishes; replays add theirs to `replayed_deliveries`.
+    /// Deliveries created by publishes, counted from the `EventAccepted` records the sender
+    /// persisted. Replays add theirs to `replayed_deliveries`.
     pub deliveries: u64,
     pub replayed_deliveries: u64,
     /// Requests the sender put on the wire.

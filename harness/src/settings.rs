@@ -10,6 +10,10 @@ use crate::rng::{Rng, Stream};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod validate;
+
+pub use validate::SettingsError;
+
 /// Everything that decides a run, next to the seed that draws the concrete schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -458,6 +462,158 @@ mod tests {
     fn draw_is_deterministic() {
         assert_eq!(Settings::draw(9), Settings::draw(9));
         assert_ne!(Settings::draw(9), Settings::draw(10));
+    }
+
+    #[test]
+    fn drawn_settings_are_valid() {
+        for seed in 1..=500 {
+            let settings = Settings::draw(seed);
+            assert_eq!(settings.validate(), Ok(()), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn default_settings_are_valid() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+    }
+
+    /// Applies `change` to the default settings and returns the field and value that
+    /// validation rejects.
+    fn rejected(change: impl FnOnce(&mut Settings)) -> (String, String) {
+        let mut settings = Settings::default();
+        change(&mut settings);
+        let error = settings.validate().expect_err("the change is invalid");
+        (error.field, error.value)
+    }
+
+    #[test]
+    fn validate_rejects_run_past_retention() {
+        // 642 safety hours plus the default 78 settle hours fill the 720-hour retention.
+        let mut settings = Settings {
+            hours: 642,
+            ..Settings::default()
+        };
+        assert_eq!(settings.validate(), Ok(()));
+
+        settings.hours = 643;
+        let error = settings
+            .validate()
+            .expect_err("643 hours exceed the retention");
+        assert_eq!(error.field, "hours");
+        assert_eq!(error.value, "643");
+        assert!(error.valid.contains("1 to 642"), "{error}");
+        assert!(error.valid.contains("720-hour retention"), "{error}");
+    }
+
+    #[test]
+    fn validate_rejects_short_phases() {
+        assert_eq!(rejected(|s| s.hours = 0), ("hours".into(), "0".into()));
+        assert_eq!(
+            rejected(|s| s.settle_hours = 0),
+            ("settle_hours".into(), "0".into())
+        );
+        assert_eq!(
+            rejected(|s| s.settle_hours = 77),
+            ("settle_hours".into(), "77".into())
+        );
+    }
+
+    #[test]
+    fn validate_rejects_empty_workload() {
+        assert_eq!(
+            rejected(|s| s.workload.workspaces = 0),
+            ("workload.workspaces".into(), "0".into())
+        );
+        assert_eq!(
+            rejected(|s| s.workload.max_endpoints_per_workspace = 0),
+            ("workload.max_endpoints_per_workspace".into(), "0".into())
+        );
+        assert_eq!(
+            rejected(|s| s.workload.publish_hours = 73),
+            ("workload.publish_hours".into(), "73".into())
+        );
+        assert_eq!(
+            rejected(|s| s.workload.bursts = 1),
+            ("workload.burst_size".into(), "0".into())
+        );
+    }
+
+    #[test]
+    fn validate_rejects_permille_above_1000() {
+        let error = Settings {
+            network: NetworkSettings {
+                request_loss_permille: 5000,
+                ..NetworkSettings::default()
+            },
+            ..Settings::default()
+        }
+        .validate()
+        .expect_err("5000 per mille is invalid");
+        assert_eq!(error.field, "network.request_loss_permille");
+        assert_eq!(error.value, "5000");
+        assert_eq!(error.valid, "expected 0 to 1000");
+        assert_eq!(
+            rejected(|s| s.receivers.flaky_permille = 1001),
+            ("receivers.flaky_permille".into(), "1001".into())
+        );
+    }
+
+    #[test]
+    fn validate_rejects_bad_windows() {
+        let window = |endpoint, from_minute, to_minute| BehaviourWindow {
+            endpoint,
+            from_minute,
+            to_minute,
+            behaviour: Behaviour::Refused,
+        };
+        assert_eq!(
+            rejected(|s| s.receivers.explicit_windows = vec![window(99, 0, 10)]),
+            ("receivers.explicit_windows.endpoint".into(), "99".into())
+        );
+        assert_eq!(
+            rejected(|s| s.receivers.explicit_windows = vec![window(0, 100, 10)]),
+            (
+                "receivers.explicit_windows.from_minute".into(),
+                "100".into()
+            )
+        );
+        assert_eq!(
+            rejected(|s| s.receivers.explicit_windows = vec![window(0, 0, 72 * 60 + 1)]),
+            ("receivers.explicit_windows.to_minute".into(), "4321".into())
+        );
+        assert_eq!(
+            rejected(|s| {
+                s.network.explicit_partitions = vec![WindowSpec {
+                    endpoint: 0,
+                    from_minute: 5,
+                    to_minute: 5,
+                }]
+            }),
+            ("network.explicit_partitions.from_minute".into(), "5".into())
+        );
+        assert_eq!(
+            rejected(|s| {
+                s.workload.explicit_replays = vec![ReplaySpec {
+                    at_minute: 10,
+                    endpoint: 0,
+                    range_minutes: Some((9, 1)),
+                }]
+            }),
+            (
+                "workload.explicit_replays.range_minutes".into(),
+                "[9, 1]".into()
+            )
+        );
+        assert_eq!(
+            rejected(|s| {
+                s.crashes.explicit = vec![CrashSpec {
+                    at_minute: 72 * 60,
+                    downtime_minutes: 0,
+                    mid_drain: false,
+                }]
+            }),
+            ("crashes.explicit.at_minute".into(), "4320".into())
+        );
     }
 
     #[test]
