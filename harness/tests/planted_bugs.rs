@@ -10,11 +10,10 @@
 //! | OvertakeRetryingHead | 1          | order_log                                      |
 //! | BudgetFromPublish    | 5          | final_outcome (retry_budget in other seeds)    |
 //! | DropOn4xx            | 1          | final_outcome                                  |
-//! | ExtraAttempt         | 3          | final_outcome                                  |
+//! | ExtraAttempt         | 3          | retry_budget                                   |
 //!
-//! ExtraAttempt never reaches a 25th attempt: the core's expiry check in `handle_timeout` uses
-//! the unplanted 72-hour budget, so the delivery skips its attempt at the deadline and expires
-//! at the later nominal time, which `final_outcome` reports as an unspent budget.
+//! ExtraAttempt stretches the budget by one attempt and 6 hours, so its 24th attempt starts past
+//! the 72-hour deadline and its 25th follows.
 
 use delivery_core::{Config, PlantedBug};
 use harness::{DEFAULT_SEEDS, RunOptions, Settings};
