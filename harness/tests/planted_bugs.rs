@@ -12,8 +12,8 @@
 //! | DropOn4xx            | 1          | final_outcome                                  |
 //! | ExtraAttempt         | 3          | retry_budget                                   |
 //!
-//! ExtraAttempt stretches the budget by one attempt and 6 hours, so its 24th attempt starts past
-//! the 72-hour deadline and its 25th follows.
+//! ExtraAttempt stretches the budget by one attempt and 6 hours, so attempts start past the
+//! 72-hour deadline (seed 3: attempt 24 at 77 h 24 min).
 
 use delivery_core::{Config, PlantedBug};
 use harness::{DEFAULT_SEEDS, RunOptions, Settings};
