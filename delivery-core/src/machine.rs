@@ -59,7 +59,7 @@ impl Default for Config {
     }
 }
 
-/// What happened to a delivery or an endpoint, for the application to report.
+/// A change of a delivery or an endpoint, for the application to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
     /// A 2xx arrived.
@@ -97,7 +97,7 @@ pub struct Transmit {
     pub timeout: Millis,
 }
 
-/// How a publish went.
+/// The result of a publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
     /// The event was accepted with one delivery per subscribed endpoint.
@@ -106,7 +106,7 @@ pub enum Published {
     Duplicate,
 }
 
-/// Where a replay of one event goes.
+/// The target of a replay of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplayTarget {
     /// One endpoint of the event's workspace, which must subscribe to the event's type.
@@ -184,7 +184,7 @@ pub enum CoreError {
     CorruptRecords { reason: String },
 }
 
-/// What a caller sees of one endpoint's queue.
+/// The status and backlog of one endpoint's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointStatus {
     pub disabled: Option<DisabledReason>,
