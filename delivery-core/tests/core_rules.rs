@@ -772,3 +772,106 @@ fn private_endpoint_urls_rejected_by_default() {
         .save_endpoint(permissive.now(), config("http://127.0.0.1:8080/hook"));
     assert_eq!(saved, Ok(()));
 }
+
+#[test]
+fn poll_timeout_uses_caller_clock() {
+    // A core created when the caller's monotonic clock already reads 5 s reports wake-ups on
+    // that clock, not on its own timeline that starts at zero.
+    let start = delivery_core::Now::new(Millis(5_000), UnixMillis(common::START_WALL));
+    let mut core = delivery_core::Core::new(Config::default(), start);
+    assert_eq!(core.config(), &Config::default());
+    assert_eq!(core.poll_timeout(), None);
+
+    let endpoint = delivery_core::EndpointConfig {
+        endpoint: delivery_core::EndpointRef::new("ws_a", "ep_1"),
+        url: "https://ep.hooks.test/x".to_owned(),
+        secret: SECRET.to_owned(),
+        filters: vec!["*".to_owned()],
+    };
+    core.save_endpoint(start, endpoint).unwrap();
+    let event = sample_event("ws_a", 1, EventType::WorkflowRunCompleted);
+    core.publish(start, &event.body).unwrap();
+    let transmit = core.poll_transmit().unwrap();
+    core.handle_result(start, transmit.delivery_id, 1, status(500))
+        .unwrap();
+
+    assert_eq!(core.poll_timeout(), Some(Millis(15_000)));
+    // The core's own timeline, stored in records, starts at zero.
+    let first = core.poll_record().unwrap();
+    assert_eq!(first.stamp().at, Millis::ZERO);
+}
+
+#[test]
+fn prune_wake_up_scheduled_while_log_holds_entries() {
+    let mut driver = Driver::new(Config::default());
+    driver.endpoint("ws_a", "ep_1", &["*"]);
+    assert_eq!(driver.core.poll_timeout(), None);
+
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+    driver.answer_all(|_| status(200));
+
+    assert_eq!(driver.core.poll_timeout(), Some(hours(1)));
+}
+
+#[test]
+fn operator_disable_holds_failed_in_flight_attempt() {
+    let mut driver = Driver::new(Config::default());
+    let endpoint = driver.endpoint("ws_a", "ep_1", &["*"]);
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+
+    driver
+        .core
+        .disable_endpoint(driver.now(), &endpoint)
+        .unwrap();
+    driver.drain();
+    driver.run(HORIZON, |_| status(500));
+
+    assert_eq!(driver.sent.len(), 1);
+    let delivery = driver
+        .core
+        .delivery(driver.sent[0].transmit.delivery_id)
+        .unwrap();
+    assert_eq!(delivery.status, DeliveryStatus::Pending);
+    assert_eq!(delivery.attempts, 0);
+    assert_eq!(driver.core.endpoint_status(&endpoint).unwrap().backlog, 1);
+}
+
+#[test]
+fn disable_threshold_counts_failed_deliveries() {
+    let mut driver = Driver::new(Config {
+        disable_after_failures: 2,
+        ..Config::default()
+    });
+    let endpoint = driver.endpoint("ws_a", "ep_1", &["*"]);
+    for n in 1..=3 {
+        driver.publish("ws_a", n, EventType::WorkflowRunCompleted);
+    }
+
+    driver.run(hours(73), |_| status(500));
+    let after_one = driver.core.endpoint_status(&endpoint).unwrap();
+    assert_eq!(after_one.disabled, None);
+    assert_eq!(after_one.consecutive_failures, 1);
+
+    driver.run(hours(146), |_| status(500));
+    let after_two = driver.core.endpoint_status(&endpoint).unwrap();
+    assert_eq!(after_two.disabled, Some(DisabledReason::Failing));
+    assert_eq!(after_two.backlog, 1);
+}
+
+#[test]
+fn zero_threshold_never_disables() {
+    let mut driver = Driver::new(Config {
+        disable_after_failures: 0,
+        ..Config::default()
+    });
+    let endpoint = driver.endpoint("ws_a", "ep_1", &["*"]);
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+    driver.publish("ws_a", 2, EventType::WorkflowRunCompleted);
+
+    driver.run(HORIZON, |_| status(500));
+
+    let status_now = driver.core.endpoint_status(&endpoint).unwrap();
+    assert_eq!(status_now.disabled, None);
+    assert_eq!(status_now.consecutive_failures, 2);
+    assert_eq!(driver.sent.len(), 48);
+}
