@@ -3,6 +3,7 @@
 
 use crate::catalog::Catalog;
 use crate::runner::{SuiteConfig, exit, run_suite};
+use crate::secret::SecretArgs;
 use crate::{receiver, report, selection};
 use clap::{Args, Subcommand, ValueEnum};
 use delivery_core::SigningKey;
@@ -15,8 +16,7 @@ use std::time::Duration;
 /// Slow threshold used without `--slow-threshold` when `--timeout` is longer.
 const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_secs(2);
 
-/// Environment variable that carries the endpoint secret.
-pub const SECRET_ENV: &str = "ARESGEN_SECRET";
+pub use crate::secret::SECRET_ENV;
 
 /// Arguments of `aresgen-hooks conformance`.
 #[derive(Debug, Args)]
@@ -53,10 +53,8 @@ pub struct RunArgs {
     /// Delivery URL of the receiver under test, e.g. http://127.0.0.1:8787/webhooks.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// File that contains the endpoint secret. One trailing newline (LF or CRLF) is removed.
-    /// Without it the secret is read from ARESGEN_SECRET.
-    #[arg(long, value_name = "PATH")]
-    pub secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
     /// Base URL of the receiver's idempotency probe: GET <URL>/<event id> returns
     /// {"applied": N}. Without it the checks that need the probe are skipped.
     #[arg(long, value_name = "URL")]
@@ -121,72 +119,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(Duration::from_secs_f64(value * scale))
-}
-
-/// Reads the secret from `--secret-file` or, without it, from `ARESGEN_SECRET`. The secret is
-/// never taken from the command line, where other users could read it in the process list.
-///
-/// The rules and messages match those of `aresgen-hooks sign` and `verify`: one trailing LF or
-/// CRLF is removed from a file, the environment variable is taken whole, and errors name the
-/// source and the fix, never the secret.
-pub fn read_secret(secret_file: Option<&Path>) -> Result<String, String> {
-    let secret = match secret_file {
-        Some(path) => read_secret_file(path)?,
-        None => read_secret_env(std::env::var_os(SECRET_ENV))?,
-    };
-    if secret.trim() != secret {
-        eprintln!(
-            "warning: the secret starts or ends with whitespace, which is part of the key; \
-             check that this is intended"
-        );
-    }
-    Ok(secret)
-}
-
-fn read_secret_env(value: Option<std::ffi::OsString>) -> Result<String, String> {
-    let Some(value) = value else {
-        return Err(format!(
-            "no secret given: set the {SECRET_ENV} environment variable or pass --secret-file PATH"
-        ));
-    };
-    let text = value
-        .into_string()
-        .map_err(|_| format!("{SECRET_ENV} is not valid UTF-8: the secret must be text"))?;
-    if text.is_empty() {
-        return Err(format!(
-            "{SECRET_ENV} is set but empty: set it to the endpoint secret or pass --secret-file PATH"
-        ));
-    }
-    Ok(text)
-}
-
-fn read_secret_file(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|error| {
-        format!(
-            "failed to read secret file {}: {error}: check the path and its permissions",
-            path.display()
-        )
-    })?;
-    let mut text = String::from_utf8(bytes).map_err(|_| {
-        format!(
-            "secret file {} is not valid UTF-8: the secret must be text",
-            path.display()
-        )
-    })?;
-    // One line end is removed, as editors and `echo` append one.
-    if text.ends_with('\n') {
-        text.pop();
-        if text.ends_with('\r') {
-            text.pop();
-        }
-    }
-    if text.is_empty() {
-        return Err(format!(
-            "secret file {} is empty: write the endpoint secret into it",
-            path.display()
-        ));
-    }
-    Ok(text)
 }
 
 /// Checks that `value` is an absolute http or https URL with a host.
@@ -269,8 +201,8 @@ fn run_checks(catalog: &Catalog, args: RunArgs) -> ExitCode {
         None if args.timeout > DEFAULT_SLOW_THRESHOLD => DEFAULT_SLOW_THRESHOLD,
         None => args.timeout / 2,
     };
-    let secret = match read_secret(args.secret_file.as_deref()) {
-        Ok(secret) => secret,
+    let secret = match args.secret.load() {
+        Ok(secret) => secret.expose().to_owned(),
         Err(message) => return usage_error(&message),
     };
     // The JUnit file is created before any check runs, so a bad path costs no run.

@@ -15,6 +15,7 @@ pub mod receiver;
 pub mod report;
 pub mod request;
 pub mod runner;
+pub mod secret;
 pub mod selection;
 pub mod verdict;
 
