@@ -833,7 +833,15 @@ fn operator_disable_holds_failed_in_flight_attempt() {
         .unwrap();
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert_eq!(delivery.attempts, 0);
-    assert_eq!(driver.core.endpoint_status(&endpoint).unwrap().backlog, 1);
+    let status_now = driver.core.endpoint_status(&endpoint).unwrap();
+    assert_eq!(status_now.backlog, 1);
+    assert_eq!(status_now.disabled, Some(DisabledReason::Operator));
+    let disabled_notes = driver
+        .notifications
+        .iter()
+        .filter(|n| matches!(n, Notification::EndpointDisabled { .. }))
+        .count();
+    assert_eq!(disabled_notes, 1);
 }
 
 #[test]
@@ -874,4 +882,56 @@ fn zero_threshold_never_disables() {
     assert_eq!(status_now.disabled, None);
     assert_eq!(status_now.consecutive_failures, 2);
     assert_eq!(driver.sent.len(), 48);
+}
+
+#[test]
+fn custom_retry_policy_is_used() {
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Millis::from_secs(1),
+        ..RetryPolicy::default()
+    };
+    let mut driver = Driver::new(Config {
+        retry,
+        ..Config::default()
+    });
+    driver.endpoint("ws_a", "ep_1", &["*"]);
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+
+    driver.run(HORIZON, |_| status(500));
+
+    assert_eq!(
+        offsets(&driver),
+        vec![Millis(0), Millis(1_000), Millis(3_000)]
+    );
+}
+
+#[test]
+fn restore_rejects_replay_of_unknown_event() {
+    let mut driver = Driver::new(Config::default());
+    let endpoint = driver.endpoint("ws_a", "ep_1", &["*"]);
+    let mut records = driver.records.clone();
+    records.push(delivery_core::Record::ReplayQueued {
+        stamp: records[0].stamp(),
+        workspace_id: "ws_a".to_owned(),
+        event_id: event_id(9),
+        deliveries: vec![(delivery_core::DeliveryId(0), endpoint)],
+    });
+
+    let result = delivery_core::Core::restore(Config::default(), None, records, driver.now());
+    assert!(
+        matches!(result, Err(CoreError::CorruptRecords { ref reason }) if reason.contains(&event_id(9))),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[test]
+fn prune_wake_up_scheduled_for_event_without_subscribers() {
+    // An event no endpoint subscribes to leaves the log empty but must still expire.
+    let mut driver = Driver::new(Config::default());
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+
+    assert!(driver.core.log().is_empty());
+    assert_eq!(driver.core.poll_timeout(), Some(hours(1)));
 }
