@@ -162,12 +162,6 @@ impl State {
         }
     }
 
-    /// Returns the delivery at the head of an endpoint's queue.
-    pub fn head(&self, endpoint: &EndpointRef) -> Option<&Delivery> {
-        let id = self.queues.get(endpoint)?.front()?;
-        self.deliveries.get(id)
-    }
-
     pub(crate) fn delivery_mut(&mut self, id: DeliveryId) -> &mut Delivery {
         self.deliveries
             .get_mut(&id)

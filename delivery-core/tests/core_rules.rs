@@ -935,3 +935,71 @@ fn prune_wake_up_scheduled_for_event_without_subscribers() {
     assert!(driver.core.log().is_empty());
     assert_eq!(driver.core.poll_timeout(), Some(hours(1)));
 }
+
+#[test]
+fn held_delivery_survives_pruning() {
+    let mut driver = Driver::new(Config::default());
+    let endpoint = driver.endpoint("ws_a", "ep_1", &["*"]);
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+    driver.run(hours(1), |_| status(410));
+
+    // Forty days later the log entries are gone, but the held delivery and its event are not.
+    driver.run(hours(40 * 24), |_| status(200));
+    assert!(driver.core.log().attempts().next().is_none());
+    assert_eq!(driver.core.endpoint_status(&endpoint).unwrap().backlog, 1);
+
+    driver
+        .core
+        .enable_endpoint(driver.now(), &endpoint)
+        .unwrap();
+    driver.drain();
+    driver.run(hours(41 * 24), |_| status(200));
+    assert_eq!(driver.sent.len(), 2);
+    assert_eq!(driver.sent[1].transmit.event_id, event_id(1));
+    assert_eq!(driver.core.endpoint_status(&endpoint).unwrap().backlog, 0);
+}
+
+#[test]
+fn replay_range_selects_by_time_and_endpoint() {
+    let mut driver = Driver::new(Config::default());
+    let first = driver.endpoint("ws_a", "ep_1", &["*"]);
+    driver.endpoint("ws_a", "ep_2", &["*"]);
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+    driver.run(hours(1), |_| status(200));
+    driver.advance(hours(2));
+    // Event 2 is queued exactly at `between`, the end of the first range.
+    let between = driver.now().wall;
+    driver.publish("ws_a", 2, EventType::WorkflowRunCompleted);
+    driver.run(hours(4), |_| status(200));
+    let end = UnixMillis(driver.now().wall.0 + 1);
+    let start = UnixMillis(common::START_WALL);
+
+    // Only event 1 was queued in [start, between), and only ep_1's deliveries count.
+    let early = driver
+        .core
+        .replay_range(driver.now(), &first, start, between, false)
+        .unwrap();
+    driver.drain();
+    let early_events: Vec<String> = early
+        .iter()
+        .map(|id| driver.core.delivery(*id).unwrap().event_id.clone())
+        .collect();
+    assert_eq!(early_events, vec![event_id(1)]);
+    assert!(
+        early
+            .iter()
+            .all(|id| driver.core.delivery(*id).unwrap().endpoint == first)
+    );
+
+    // Event 2 alone lies in [between, end); the replay delivery made above is not replayed
+    // again, although it was queued in that range.
+    let late = driver
+        .core
+        .replay_range(driver.now(), &first, between, end, false)
+        .unwrap();
+    let late_events: Vec<String> = late
+        .iter()
+        .map(|id| driver.core.delivery(*id).unwrap().event_id.clone())
+        .collect();
+    assert_eq!(late_events, vec![event_id(2)]);
+}
