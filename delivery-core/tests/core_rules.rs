@@ -1003,3 +1003,26 @@ fn replay_range_selects_by_time_and_endpoint() {
         .collect();
     assert_eq!(late_events, vec![event_id(2)]);
 }
+
+#[test]
+fn gone_after_operator_disable_keeps_reason() {
+    let mut driver = Driver::new(Config::default());
+    let endpoint = driver.endpoint("ws_a", "ep_1", &["*"]);
+    driver.publish("ws_a", 1, EventType::WorkflowRunCompleted);
+
+    driver
+        .core
+        .disable_endpoint(driver.now(), &endpoint)
+        .unwrap();
+    driver.drain();
+    driver.run(HORIZON, |_| status(410));
+
+    let status_now = driver.core.endpoint_status(&endpoint).unwrap();
+    assert_eq!(status_now.disabled, Some(DisabledReason::Operator));
+    let disabled_notes = driver
+        .notifications
+        .iter()
+        .filter(|n| matches!(n, Notification::EndpointDisabled { .. }))
+        .count();
+    assert_eq!(disabled_notes, 1);
+}
