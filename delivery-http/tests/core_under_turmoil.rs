@@ -13,6 +13,8 @@ mod receiver;
 mod sender;
 #[path = "core_under_turmoil/sim.rs"]
 mod sim;
+#[path = "support/sim_listener.rs"]
+mod sim_listener;
 #[path = "core_under_turmoil/tcp.rs"]
 mod tcp;
 

@@ -3,6 +3,8 @@
 
 mod receiver;
 mod sim;
+#[path = "../support/sim_listener.rs"]
+mod sim_listener;
 mod tcp;
 
 use delivery_core::{Event, EventType, SignedRequest, SigningKey, UnixMillis};

@@ -4,11 +4,12 @@ use crate::receiver::{
     RETRY_AFTER_DATE, Receiver, SLOW_DELAY, TRICKLE_CHUNK_BYTES, TRICKLE_INTERVAL,
 };
 use crate::signed_request;
+use crate::sim_listener::SimListener;
 use delivery_core::outcome::EXCERPT_BYTES;
 use delivery_core::{AttemptResult, Millis, SignedRequest, TransportError};
 use delivery_http::{Clock, DEFAULT_ATTEMPT_TIMEOUT, TurmoilClock, TurmoilConnector, send_attempt};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,30 +55,6 @@ fn simulated_now_secs() -> u64 {
         .as_secs()
 }
 
-/// Lets `axum::serve` accept connections from turmoil's listener.
-struct SimListener(TcpListener);
-
-impl axum::serve::Listener for SimListener {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        loop {
-            match self.0.accept().await {
-                Ok(accepted) => return accepted,
-                Err(error) => {
-                    eprintln!("simulated accept failed: {error}");
-                    tokio::time::sleep(TICK).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
 async fn bind() -> std::io::Result<TcpListener> {
     TcpListener::bind((IpAddr::from(Ipv4Addr::UNSPECIFIED), PORT)).await
 }
@@ -89,7 +66,14 @@ fn add_receiver(sim: &mut Sim<'static>, name: &str) -> Receiver {
     sim.host(name, move || {
         let router = served.router();
         async move {
-            axum::serve(SimListener(bind().await?), router).await?;
+            axum::serve(
+                SimListener {
+                    listener: bind().await?,
+                    retry_after: TICK,
+                },
+                router,
+            )
+            .await?;
             Ok(())
         }
     });

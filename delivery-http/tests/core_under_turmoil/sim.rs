@@ -3,11 +3,12 @@
 
 use crate::events::secret;
 use crate::receiver::{Receiver, Reply};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use crate::sim_listener::SimListener;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use turmoil::Sim;
-use turmoil::net::{TcpListener, TcpStream};
+use turmoil::net::TcpListener;
 
 /// Start of simulated time: 2026-05-11T08:14:20Z, in Unix seconds.
 pub const EPOCH_UNIX_SECS: u64 = 1_778_487_260;
@@ -74,7 +75,14 @@ impl World {
             async move {
                 let listener =
                     TcpListener::bind((IpAddr::from(Ipv4Addr::UNSPECIFIED), PORT)).await?;
-                axum::serve(SimListener(listener), router).await?;
+                axum::serve(
+                    SimListener {
+                        listener,
+                        retry_after: TICK,
+                    },
+                    router,
+                )
+                .await?;
                 Ok(())
             }
         });
@@ -129,28 +137,4 @@ fn simulated_clock() -> (u64, Duration) {
 /// Returns the simulated time since the start, read inside a host.
 pub fn sim_now() -> Duration {
     turmoil::sim_elapsed().expect("read inside a turmoil host")
-}
-
-/// Lets `axum::serve` accept connections from turmoil's listener.
-struct SimListener(TcpListener);
-
-impl axum::serve::Listener for SimListener {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        loop {
-            match self.0.accept().await {
-                Ok(accepted) => return accepted,
-                Err(error) => {
-                    eprintln!("simulated accept failed: {error}");
-                    tokio::time::sleep(TICK).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
 }
