@@ -29,7 +29,7 @@ impl fmt::Display for EndpointRef {
     }
 }
 
-/// What an operator sets for an endpoint.
+/// The settings an operator gives an endpoint.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointConfig {
     pub endpoint: EndpointRef,
@@ -51,7 +51,7 @@ impl fmt::Debug for EndpointConfig {
     }
 }
 
-/// Why an endpoint configuration was rejected.
+/// An error in an endpoint configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     /// The workspace or endpoint id is empty.
@@ -110,12 +110,12 @@ impl EndpointConfig {
     }
 }
 
-/// Why an endpoint stopped receiving deliveries.
+/// The reason an endpoint stopped receiving deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DisabledReason {
     /// An operator disabled it.
     Operator,
-    /// It answered 410 Gone.
+    /// It responded with 410 Gone.
     Gone,
     /// Deliveries to it exhausted their whole retry budget; see `Config::disable_after_failures`.
     Failing,

@@ -115,7 +115,7 @@ impl fmt::Display for EventType {
     }
 }
 
-/// Why an event was rejected at publish time.
+/// An error that rejects an event at publish time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     /// The body exceeds [`MAX_BODY_BYTES`].

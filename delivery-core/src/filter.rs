@@ -14,7 +14,7 @@ pub enum Pattern {
     Exact(EventType),
 }
 
-/// Why a subscription pattern was rejected.
+/// An error in a subscription pattern.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
     /// The pattern matches none of the known event types.

@@ -17,10 +17,10 @@ impl std::fmt::Display for DeliveryId {
     }
 }
 
-/// How an attempt ended, as logged.
+/// The logged end of an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptOutcome {
-    /// The receiver answered with this status code.
+    /// The receiver responded with this status code.
     Status(u16),
     /// No status arrived.
     Error(TransportError),
@@ -125,7 +125,7 @@ impl DeliveryLog {
 }
 
 impl DeliveryLog {
-    /// Returns whether the log holds no entry.
+    /// Returns whether the log contains no entry.
     pub fn is_empty(&self) -> bool {
         self.attempts.is_empty() && self.finals.is_empty()
     }

@@ -1,4 +1,4 @@
-//! What became of one attempt, as the I/O layer reports it to the core.
+//! The result of one attempt, as the I/O layer reports it to the core.
 
 use crate::time::{Millis, UnixMillis};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ pub const EXCERPT_BYTES: usize = 512;
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptResult {
-    /// The receiver answered with a status line within the attempt timeout.
+    /// The receiver responded with a status line within the attempt timeout.
     Response {
         status: u16,
         /// The wait a 429 or 503 asked for with `Retry-After`, already parsed.

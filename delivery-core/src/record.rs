@@ -24,7 +24,7 @@ pub struct Stamp {
     pub wall: UnixMillis,
 }
 
-/// What happens to a delivery after an attempt finished.
+/// The step that follows a finished attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NextStep {
     /// Another attempt starts at this time on the core's timeline.

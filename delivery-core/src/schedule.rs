@@ -1,7 +1,7 @@
 //! The retry budget and its backoff.
 //!
 //! After failed attempt `n` the next waits `min(10 s × 2^(n−1), 6 h)`. No attempt starts later
-//! than 72 h after the delivery's first attempt; when the next nominal time falls past that
+//! than 72 h after the delivery's first attempt. When the next nominal time falls past that
 //! deadline, the last attempt is made at the deadline itself. With instant failures that gives
 //! 24 attempts: 0 s, 10 s, 30 s, 70 s, …, 11 h 22 min 30 s (attempt 13), every 6 h to
 //! 71 h 22 min 30 s (attempt 23), and attempt 24 at exactly 72 h.

@@ -67,7 +67,7 @@ pub struct Signature([u8; SIGNATURE_HEX_LEN]);
 impl Signature {
     /// Returns the signature as a string slice of 64 lowercase hex characters.
     pub fn as_str(&self) -> &str {
-        // The buffer only ever holds ASCII hex digits.
+        // The buffer contains only ASCII hex digits.
         std::str::from_utf8(&self.0).expect("hex digits are ASCII")
     }
 }
@@ -84,7 +84,7 @@ impl fmt::Debug for Signature {
     }
 }
 
-/// Why a signed request was rejected.
+/// The reason a signed request was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// The timestamp header is absent or empty.

@@ -20,7 +20,7 @@ pub struct StoredEvent {
     pub accepted: Stamp,
 }
 
-/// Where a delivery stands.
+/// The status of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeliveryStatus {
     /// Waiting in its queue, or at the head of it between attempts.

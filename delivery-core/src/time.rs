@@ -1,4 +1,4 @@
-//! Time as the core sees it: a caller-supplied monotonic clock for scheduling and a wall clock
+//! Time as the core uses it: a caller-supplied monotonic clock for scheduling and a wall clock
 //! for signatures and records.
 
 use serde::{Deserialize, Serialize};

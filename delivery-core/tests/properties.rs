@@ -2,7 +2,7 @@
 //! results, clock steps, replays and restarts. Virtual time jumps to the core's next wake-up.
 //!
 //! Every property runs the same generated scenario: the operations first, then a healing phase
-//! in which every endpoint is enabled and answers 200 until nothing is left to do. The checks
+//! in which every endpoint is enabled and responds 200 until nothing is left to do. The checks
 //! read the durable records, which are in causal order, and the requests the core sent.
 
 mod common;
@@ -252,7 +252,7 @@ fn run(ops: &[Op]) -> Run {
     Run { driver, published }
 }
 
-/// Enables every endpoint and answers 200 until nothing is scheduled.
+/// Enables every endpoint and responds 200 until nothing is scheduled.
 fn heal(driver: &mut Driver) {
     let endpoints: Vec<EndpointRef> = driver.core.state().endpoints.keys().cloned().collect();
     for endpoint in &endpoints {
@@ -260,7 +260,7 @@ fn heal(driver: &mut Driver) {
         driver.drain();
     }
     let limit = driver.time() + hours(24 * 365);
-    // Results lost earlier time out in the core; everything after answers 200.
+    // Results lost earlier time out in the core. Every later attempt gets a 200.
     driver.run(limit, |_| status(200));
 }
 

@@ -33,7 +33,7 @@ pub struct Driver {
     pub records: Vec<Record>,
     pub sent: Vec<Sent>,
     pub notifications: Vec<Notification>,
-    /// Transmits drained but not yet answered.
+    /// Transmits drained but without a result yet.
     pub pending: Vec<Sent>,
 }
 
@@ -103,7 +103,7 @@ impl Driver {
         event
     }
 
-    /// Answers every pending transmit with `respond`, including those the answers cause.
+    /// Reports a result from `respond` for every pending transmit, including those the results cause.
     pub fn answer_all(&mut self, mut respond: impl FnMut(&Transmit) -> AttemptResult) {
         while !self.pending.is_empty() {
             self.answer_pending(&mut respond);
@@ -140,7 +140,7 @@ impl Driver {
         true
     }
 
-    /// Answers and steps until nothing is scheduled before `limit`.
+    /// Reports results and steps until nothing is scheduled before `limit`.
     pub fn run(&mut self, limit: Millis, mut respond: impl FnMut(&Transmit) -> AttemptResult) {
         loop {
             self.answer_all(&mut respond);
